@@ -1,0 +1,438 @@
+/* measure.c: the measurement loop shared by every suite (see measure.h).
+ *
+ * Method, as recorded in every record's "method" object:
+ *   - before each repetition: a stop vote (MPI_Allreduce, bitwise OR of
+ *     flags) and then MPI_Barrier, outside the timed region;
+ *   - each rank times its own run_once with clock_gettime(CLOCK_MONOTONIC);
+ *   - the repetition's figure is the slowest rank's time (nccl-tests and the
+ *     OSU collective benchmarks report the slowest rank; it is also the only
+ *     honest figure for a synchronised step);
+ *   - statistics over repetitions (harness/stats.h) and figures of merit at
+ *     the median ("median"), minimum ("best", as STREAM reports) and mean
+ *     ("mean", as OSU and nccl-tests report) time.
+ */
+#define _GNU_SOURCE
+#include "harness/measure.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/runner.h"
+#include "harness/stats.h"
+#include "harness/suite.h"
+#include "harness/timer.h"
+
+#define ERR_LEN 1024
+
+/* Flags of the stop vote. */
+enum {
+	VOTE_DONE = 1 << 0,      /* this rank has what the run settings ask for */
+	VOTE_SIGNAL = 1 << 1,    /* SIGINT/SIGTERM arrived */
+	VOTE_ERROR = 1 << 2,     /* this rank's last iteration failed */
+	VOTE_TIMEOUT = 1 << 3,   /* the case's timeout_s passed */
+};
+
+const char *strata_outcome_name(enum strata_outcome o)
+{
+	switch (o) {
+	case STRATA_PASSED: return "passed";
+	case STRATA_FAILED: return "failed";
+	case STRATA_SKIPPED: return "skipped";
+	case STRATA_ERRORED: return "error";
+	case STRATA_INTERRUPTED: return "interrupted";
+	case STRATA_TIMED_OUT: return "timeout";
+	}
+	return "?";
+}
+
+/* ---- watchdog ------------------------------------------------------------ */
+
+static _Atomic long long watchdog_deadline_ns;
+static char watchdog_what[2048];
+static int watchdog_rank;
+
+void strata_measure_set_deadline(long long deadline_ns, const char *what)
+{
+	atomic_store(&watchdog_deadline_ns, 0);
+	if (what)
+		snprintf(watchdog_what, sizeof(watchdog_what), "%s", what);
+	atomic_store(&watchdog_deadline_ns, deadline_ns);
+}
+
+static void *watchdog_main(void *arg)
+{
+	(void)arg;
+	const long long grace_ns = 30LL * 1000000000LL;
+	for (;;) {
+		sleep(1);
+		long long d = atomic_load(&watchdog_deadline_ns);
+		if (d > 0 && strata_now_ns() > d + grace_ns) {
+			char host[256] = "?";
+			gethostname(host, sizeof(host) - 1);
+			fprintf(stderr,
+				"strata: rank %d on %s: case %s is still running 30 s after its timeout_s; "
+				"a rank is probably hung; aborting the run (results so far are kept, the run is marked incomplete)\n",
+				watchdog_rank, host, watchdog_what);
+			fflush(stderr);
+			_exit(STRATA_EXIT_RUNTIME);
+		}
+	}
+	return NULL;
+}
+
+void strata_measure_start_watchdog(int rank)
+{
+	watchdog_rank = rank;
+	pthread_t t;
+	if (pthread_create(&t, NULL, watchdog_main, NULL) == 0)
+		pthread_detach(t);
+}
+
+/* ---- small MPI helpers ----------------------------------------------------- */
+
+/* The message of the lowest rank with bad != 0, delivered to rank 0. */
+static void first_message(const struct strata_rank_info *ri, int bad, const char *mine,
+			  char *out, size_t out_len)
+{
+	int who = bad ? ri->rank : ri->nranks;
+	MPI_Allreduce(MPI_IN_PLACE, &who, 1, MPI_INT, MPI_MIN, ri->comm);
+	if (who >= ri->nranks)
+		return;
+	char buf[ERR_LEN];
+	if (who == 0) {
+		if (ri->rank == 0)
+			snprintf(buf, sizeof(buf), "%s", mine);
+	} else if (ri->rank == who) {
+		snprintf(buf, sizeof(buf), "%s", mine);
+		MPI_Send(buf, (int)sizeof(buf), MPI_CHAR, 0, 7, ri->comm);
+	} else if (ri->rank == 0) {
+		MPI_Recv(buf, (int)sizeof(buf), MPI_CHAR, who, 7, ri->comm, MPI_STATUS_IGNORE);
+	}
+	if (ri->rank == 0) {
+		buf[sizeof(buf) - 1] = '\0';
+		snprintf(out, out_len, "rank %d: %s", who, buf[0] ? buf : "(no message)");
+	}
+}
+
+struct samples {
+	double *v;
+	size_t n, cap;
+};
+
+static int samples_push(struct samples *s, double x)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		double *nv = realloc(s->v, cap * sizeof(*nv));
+		if (!nv)
+			return -1;
+		s->v = nv;
+		s->cap = cap;
+	}
+	s->v[s->n++] = x;
+	return 0;
+}
+
+/* One phase (warm-up or timed): iterate until the vote says stop.  Returns
+ * the OR of the vote flags that ended it (VOTE_DONE on a normal end). */
+static int phase(const struct strata_rank_info *ri, const struct strata_suite *suite, void *state,
+		 const struct strata_case *c, int64_t min_iters, double min_s, int64_t max_iters,
+		 strata_monotime_ns case_deadline, struct samples *timed, int64_t *iters_done,
+		 double *phase_s, char *err_mine)
+{
+	strata_monotime_ns t_phase = strata_now_ns();
+	int64_t n = 0;
+	int last_rc = 0;
+	for (;;) {
+		strata_monotime_ns now = strata_now_ns();
+		int flags = 0;
+		if (last_rc != 0)
+			flags |= VOTE_ERROR;
+		if (strata_runner_signal())
+			flags |= VOTE_SIGNAL;
+		if ((n >= min_iters && (double)(now - t_phase) * 1e-9 >= min_s) || n >= max_iters)
+			flags |= VOTE_DONE;
+		if (now > case_deadline)
+			flags |= VOTE_TIMEOUT;
+		MPI_Allreduce(MPI_IN_PLACE, &flags, 1, MPI_INT, MPI_BOR, ri->comm);
+		if (flags) {
+			*iters_done = n;
+			*phase_s = (double)(strata_now_ns() - t_phase) * 1e-9;
+			return flags;
+		}
+		MPI_Barrier(ri->comm);
+		strata_monotime_ns t0 = strata_now_ns();
+		last_rc = suite->run_once(state, c);
+		strata_monotime_ns t1 = strata_now_ns();
+		if (last_rc != 0 && !err_mine[0])
+			snprintf(err_mine, ERR_LEN, "run_once failed");
+		if (last_rc == 0 && timed && samples_push(timed, (double)(t1 - t0) * 1e-9) != 0) {
+			last_rc = -1;
+			snprintf(err_mine, ERR_LEN, "out of memory keeping samples");
+		}
+		n++;
+	}
+}
+
+/* ---- the record -------------------------------------------------------------- */
+
+static json_t *stats_json(const struct strata_stats *st)
+{
+	return json_pack("{s:s,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:[f,f],s:[f,f],s:s}", "unit", "s", "n",
+			 (json_int_t)st->n, "min", st->min, "max", st->max, "median", st->median,
+			 "mean", st->mean, "stddev", st->stddev, "p99", st->p99, "ci95_median",
+			 st->ci95_median_lo, st->ci95_median_hi, "ci95_mean", st->ci95_mean_lo,
+			 st->ci95_mean_hi, "ci_method",
+			 "median: distribution-free binomial order statistics; mean: Student t");
+}
+
+/* Figures of merit at the median, best (min) and mean time, plus the
+ * figure's 95% interval from the median's interval. */
+static json_t *metrics_json(const struct strata_suite *suite, void *state,
+			    const struct strata_case *c, const struct strata_stats *st)
+{
+	struct strata_metric at_med[STRATA_MAX_METRICS], at_min[STRATA_MAX_METRICS],
+		at_mean[STRATA_MAX_METRICS], at_lo[STRATA_MAX_METRICS], at_hi[STRATA_MAX_METRICS];
+	size_t n = suite->metrics(state, c, st->median, at_med, STRATA_MAX_METRICS);
+	suite->metrics(state, c, st->min, at_min, STRATA_MAX_METRICS);
+	suite->metrics(state, c, st->mean, at_mean, STRATA_MAX_METRICS);
+	suite->metrics(state, c, st->ci95_median_lo, at_lo, STRATA_MAX_METRICS);
+	suite->metrics(state, c, st->ci95_median_hi, at_hi, STRATA_MAX_METRICS);
+	json_t *m = json_object();
+	for (size_t i = 0; i < n && i < STRATA_MAX_METRICS; i++) {
+		double lo = fmin(at_lo[i].value, at_hi[i].value), hi = fmax(at_lo[i].value, at_hi[i].value);
+		json_object_set_new(m, at_med[i].name,
+				    json_pack("{s:s,s:b,s:f,s:f,s:f,s:[f,f]}", "unit", at_med[i].unit,
+					      "higher_is_better", at_med[i].higher_is_better, "median",
+					      at_med[i].value, "best", at_min[i].value, "mean",
+					      at_mean[i].value, "ci95_median", lo, hi));
+	}
+	return m;
+}
+
+static json_t *method_json(const struct strata_run_settings *rs, int64_t warm_iters,
+			   double warm_s, int64_t reps, double timed_s, int collective)
+{
+	return json_pack("{s:s,s:s,s:s,s:I,s:f,s:I,s:f,s:{s:I,s:f,s:I,s:f,s:I,s:f}}", "timer",
+			 STRATA_TIMER_NAME, "synchronisation",
+			 "stop vote (MPI_Allreduce) then MPI_Barrier before every repetition, outside the timed region",
+			 "figure", collective ? "slowest rank per repetition (collective step)"
+					      : "slowest rank per repetition (ranks run concurrently)",
+			 "warmup_iterations", (json_int_t)warm_iters, "warmup_seconds", warm_s,
+			 "repetitions", (json_int_t)reps, "timed_seconds", timed_s, "settings",
+			 "warmup_iterations", (json_int_t)rs->warmup_iterations, "warmup_seconds",
+			 rs->warmup_seconds, "repetitions", (json_int_t)rs->repetitions, "min_seconds",
+			 rs->min_seconds, "max_repetitions", (json_int_t)rs->max_repetitions,
+			 "timeout_s", rs->timeout_s);
+}
+
+/* Gather every rank's samples on rank 0.  all[r] holds rank r's samples. */
+static int gather_samples(const struct strata_rank_info *ri, const struct samples *mine,
+			  double **all, int **counts)
+{
+	int n = (int)mine->n;
+	int *cnt = NULL, *displ = NULL;
+	double *buf = NULL;
+	if (ri->rank == 0) {
+		cnt = calloc((size_t)ri->nranks, sizeof(*cnt));
+		displ = calloc((size_t)ri->nranks, sizeof(*displ));
+	}
+	MPI_Gather(&n, 1, MPI_INT, cnt, 1, MPI_INT, 0, ri->comm);
+	if (ri->rank == 0) {
+		size_t total = 0;
+		for (int r = 0; r < ri->nranks; r++) {
+			displ[r] = (int)total;
+			total += (size_t)cnt[r];
+		}
+		buf = malloc((total ? total : 1) * sizeof(*buf));
+	}
+	MPI_Gatherv(mine->v, n, MPI_DOUBLE, buf, cnt, displ, MPI_DOUBLE, 0, ri->comm);
+	free(displ);
+	*all = buf;
+	*counts = cnt;
+	return 0;
+}
+
+static void add_timing(json_t *rec, const struct strata_rank_info *ri,
+		       const struct strata_suite *suite, void *state, const struct strata_case *c,
+		       const double *all, const int *counts)
+{
+	/* Repetition i's figure: the slowest rank's sample i. */
+	int n = counts[0];
+	for (int r = 1; r < ri->nranks; r++)
+		if (counts[r] < n)
+			n = counts[r];
+	if (n <= 0)
+		return;
+	double *step = malloc((size_t)n * sizeof(*step));
+	json_t *samples = json_array(), *per_rank = json_array();
+	size_t off = 0;
+	for (int i = 0; i < n; i++)
+		step[i] = 0;
+	for (int r = 0; r < ri->nranks; r++) {
+		for (int i = 0; i < n; i++)
+			if (all[off + (size_t)i] > step[i])
+				step[i] = all[off + (size_t)i];
+		struct strata_stats rs;
+		strata_stats_compute(all + off, (size_t)counts[r], &rs);
+		struct strata_metric m[STRATA_MAX_METRICS];
+		size_t nm = suite->metrics(state, c, rs.median, m, STRATA_MAX_METRICS);
+		json_t *pr = json_pack("{s:i,s:s,s:I,s:f,s:f,s:f}", "rank", r, "host",
+				       ri->hostnames[r], "n", (json_int_t)rs.n, "median_s", rs.median,
+				       "min_s", rs.min, "max_s", rs.max);
+		if (nm > 0)
+			json_object_set_new(pr, "metric", json_pack("{s:s,s:s,s:f}", "name", m[0].name,
+								    "unit", m[0].unit, "value", m[0].value));
+		json_array_append_new(per_rank, pr);
+		off += (size_t)counts[r];
+	}
+	for (int i = 0; i < n; i++)
+		json_array_append_new(samples, json_real(step[i]));
+	struct strata_stats st;
+	strata_stats_compute(step, (size_t)n, &st);
+	json_object_set_new(rec, "stats", stats_json(&st));
+	json_object_set_new(rec, "metrics", metrics_json(suite, state, c, &st));
+	json_object_set_new(rec, "samples_s", samples);
+	json_object_set_new(rec, "per_rank", per_rank);
+	free(step);
+}
+
+/* ---- one case ------------------------------------------------------------------ */
+
+enum strata_outcome strata_measure_case(const struct strata_rank_info *ri,
+					const struct strata_case_spec *spec, const char *variant,
+					json_t **record)
+{
+	const struct strata_suite *suite = spec->suite;
+	char err_mine[ERR_LEN] = "", reason[ERR_LEN + 64] = "";
+	struct strata_case c = { .comm = ri->comm, .rank = ri->rank, .nranks = ri->nranks,
+				 .local_rank = ri->local_rank, .local_size = ri->local_size,
+				 .params = &spec->params, .err = err_mine, .err_len = sizeof(err_mine) };
+	char key[2048];
+	strata_metric_key(&spec->params, variant, key, sizeof(key));
+	strata_monotime_ns t_case = strata_now_ns();
+	strata_monotime_ns deadline = t_case + (strata_monotime_ns)(spec->run.timeout_s * 1e9);
+	strata_measure_set_deadline(deadline, key);
+	int64_t t_start_ms = strata_wall_ms();
+
+	json_t *rec = NULL;
+	if (ri->rank == 0) {
+		rec = json_object();
+		json_object_set_new(rec, "metric_key", json_string(key));
+		json_object_set_new(rec, "suite", json_string(suite->name));
+		json_object_set_new(rec, "variant", json_string(variant));
+		json_object_set_new(rec, "params", strata_params_to_json(&spec->params));
+		int dev = strata_param_index(suite, "device");
+		json_object_set_new(rec, "backend", json_string(dev >= 0 ? spec->params.v[dev].s : "cpu"));
+		json_object_set_new(rec, "ranks", json_integer(ri->nranks));
+		json_object_set_new(rec, "plan_line", json_integer(spec->line));
+	}
+
+	enum strata_outcome outcome = STRATA_PASSED;
+	void *state = NULL;
+	int has_hooks = suite->setup && suite->run_once && suite->verify && suite->teardown &&
+			suite->metrics;
+	int rc = has_hooks ? suite->setup(&c, &state) : STRATA_ERROR;
+	if (!has_hooks)
+		snprintf(err_mine, sizeof(err_mine), "suite %s is not implemented", suite->name);
+	int setup_flags[2] = { rc < 0, rc == STRATA_SKIP };
+	MPI_Allreduce(MPI_IN_PLACE, setup_flags, 2, MPI_INT, MPI_MAX, ri->comm);
+	int64_t warm_iters = 0, reps = 0;
+	double warm_s = 0, timed_s = 0;
+	int64_t wrong_total = 0;
+	int verified = 0;
+	if (setup_flags[0] || setup_flags[1]) {
+		first_message(ri, rc != STRATA_OK, err_mine, reason, sizeof(reason));
+		outcome = setup_flags[0] ? STRATA_ERRORED : STRATA_SKIPPED;
+		goto teardown;
+	}
+
+	struct samples timed = { 0 };
+	int flags = phase(ri, suite, state, &c, spec->run.warmup_iterations, spec->run.warmup_seconds,
+			  INT64_MAX, deadline, NULL, &warm_iters, &warm_s, err_mine);
+	if (flags == VOTE_DONE)
+		flags = phase(ri, suite, state, &c, spec->run.repetitions, spec->run.min_seconds,
+			      spec->run.max_repetitions, deadline, &timed, &reps, &timed_s, err_mine);
+	if (flags & VOTE_ERROR) {
+		first_message(ri, err_mine[0] != 0, err_mine, reason, sizeof(reason));
+		outcome = STRATA_ERRORED;
+	} else if (flags & VOTE_SIGNAL) {
+		outcome = STRATA_INTERRUPTED;
+		snprintf(reason, sizeof(reason), "interrupted by signal %d after %lld repetitions",
+			 strata_runner_signal(), (long long)reps);
+	} else if (flags & VOTE_TIMEOUT) {
+		outcome = STRATA_TIMED_OUT;
+		snprintf(reason, sizeof(reason), "timeout_s %.17g reached after %lld repetitions",
+			 spec->run.timeout_s, (long long)reps);
+	}
+
+	/* Verify whenever the suite ran, even when interrupted: what was measured
+	 * is kept only together with the proof that it computed the right thing. */
+	if (outcome != STRATA_ERRORED) {
+		err_mine[0] = '\0';
+		int64_t wrong = suite->verify(state, &c);
+		int64_t sums[2] = { wrong > 0 ? wrong : 0, wrong < 0 ? 1 : 0 };
+		MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_INT64_T, MPI_SUM, ri->comm);
+		wrong_total = sums[0];
+		verified = 1;
+		if (sums[0] || sums[1]) {
+			char why[ERR_LEN + 64] = "";
+			first_message(ri, wrong != 0, err_mine, why, sizeof(why));
+			if (ri->rank == 0)
+				snprintf(reason, sizeof(reason), "validation: %lld wrong element(s) over all ranks; first: %s",
+					 (long long)sums[0], why);
+			if (outcome == STRATA_PASSED)
+				outcome = sums[1] && !sums[0] ? STRATA_ERRORED : STRATA_FAILED;
+		}
+	}
+
+	double *all = NULL;
+	int *counts = NULL;
+	gather_samples(ri, &timed, &all, &counts);
+	if (ri->rank == 0) {
+		json_t *details = json_object();
+		if (suite->describe)
+			suite->describe(state, &c, details);
+		json_object_set_new(rec, "details", details);
+		if (reps > 0)
+			add_timing(rec, ri, suite, state, &c, all, counts);
+		json_object_set_new(rec, "method",
+				    method_json(&spec->run, warm_iters, warm_s, reps, timed_s,
+						(suite->flags & STRATA_SUITE_COLLECTIVE) != 0));
+	} else if (suite->describe) {
+		json_t *scratch = json_object(); /* describe may be collective-free work on every rank */
+		suite->describe(state, &c, scratch);
+		json_decref(scratch);
+	}
+	free(all);
+	free(counts);
+	free(timed.v);
+
+teardown:
+	if (state)
+		suite->teardown(state);
+	strata_measure_set_deadline(0, NULL);
+	if (ri->rank == 0) {
+		json_object_set_new(rec, "status", json_string(strata_outcome_name(outcome)));
+		if (reason[0])
+			json_object_set_new(rec, "reason", json_string(reason));
+		json_object_set_new(rec, "validation",
+				    json_pack("{s:b,s:I,s:b}", "checked", verified, "wrong",
+					      (json_int_t)wrong_total, "passed",
+					      verified && wrong_total == 0 && outcome != STRATA_FAILED));
+		json_object_set_new(rec, "time_start_ms", json_integer(t_start_ms));
+		json_object_set_new(rec, "time_end_ms", json_integer(strata_wall_ms()));
+		json_object_set_new(rec, "case_seconds",
+				    json_real((double)(strata_now_ns() - t_case) * 1e-9));
+		*record = rec;
+	} else {
+		*record = NULL;
+	}
+	return outcome;
+}

@@ -1,0 +1,48 @@
+/* measure.h: one case, measured: setup, warm-up, synchronised timed
+ * repetitions, verify, teardown, and the record that describes it.
+ *
+ * Every rank calls strata_measure_case() for every case; only rank 0 gets a
+ * record.  Nothing here prints or writes files.
+ */
+#ifndef STRATA_MEASURE_H
+#define STRATA_MEASURE_H
+
+#include <mpi.h>
+#include <jansson.h>
+
+#include "harness/plan.h"
+
+enum strata_outcome {
+	STRATA_PASSED,
+	STRATA_FAILED,      /* ran, but validation found wrong answers */
+	STRATA_SKIPPED,     /* cannot run here (reason recorded) */
+	STRATA_ERRORED,     /* setup or an iteration failed */
+	STRATA_INTERRUPTED, /* SIGINT/SIGTERM: stopped after a repetition */
+	STRATA_TIMED_OUT,   /* the case's timeout_s was reached */
+};
+
+const char *strata_outcome_name(enum strata_outcome o);
+
+struct strata_rank_info {
+	MPI_Comm comm;
+	int rank, nranks;
+	int local_rank, local_size;
+	char **hostnames; /* rank 0 only: nranks names */
+};
+
+/* Per-case deadline the watchdog enforces (monotonic ns, 0 = none). */
+void strata_measure_set_deadline(long long deadline_ns, const char *what);
+
+/* Measure one case.  On rank 0, *record receives the result record (the
+ * caller adds run-level fields and writes it); NULL elsewhere. */
+enum strata_outcome strata_measure_case(const struct strata_rank_info *ri,
+					const struct strata_case_spec *spec,
+					const char *variant, json_t **record);
+
+/* Start the watchdog thread: a rank that is still inside a case 30 s after
+ * its deadline (a hung collective) prints what it was doing and exits with
+ * STRATA_EXIT_RUNTIME, so the launcher ends the job instead of it hanging
+ * until the allocation expires. */
+void strata_measure_start_watchdog(int rank);
+
+#endif

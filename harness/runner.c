@@ -1,0 +1,456 @@
+/* runner.c: `strata run`: plan distribution, the results directory, the
+ * manifest, the variant/case loop and signal handling.  The measurement of
+ * one case lives in measure.c; this file decides what runs and records it. */
+#define _GNU_SOURCE
+#include "harness/runner.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mpi.h>
+
+#include "harness/measure.h"
+#include "harness/plan.h"
+#include "harness/results.h"
+#include "harness/suite.h"
+#include "harness/sysinfo.h"
+#include "harness/timer.h"
+
+#define ERR_LEN 2048
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	if (!got_signal)
+		got_signal = sig;
+}
+
+void strata_runner_install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int strata_runner_signal(void)
+{
+	return got_signal;
+}
+
+static json_t *iso_time_json(int64_t wall_ms)
+{
+	time_t s = (time_t)(wall_ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	char buf[64];
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	return json_sprintf("%s.%03dZ", buf, (int)(wall_ms % 1000));
+}
+
+/* Broadcast a NUL-terminated string from rank 0 (NULL on rank 0 means "").  */
+static char *bcast_string(MPI_Comm comm, int rank, const char *s)
+{
+	long long len = rank == 0 ? (long long)(s ? strlen(s) : 0) : 0;
+	MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, comm);
+	char *buf = malloc((size_t)len + 1);
+	if (rank == 0 && len)
+		memcpy(buf, s, (size_t)len);
+	MPI_Bcast(buf, (int)len, MPI_CHAR, 0, comm);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Gather one string per rank on rank 0 (caller frees each and the array). */
+static char **gather_strings(MPI_Comm comm, int rank, int nranks, const char *mine)
+{
+	int len = (int)strlen(mine) + 1;
+	int *lens = NULL, *displ = NULL;
+	char *buf = NULL;
+	if (rank == 0) {
+		lens = calloc((size_t)nranks, sizeof(*lens));
+		displ = calloc((size_t)nranks, sizeof(*displ));
+	}
+	MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, comm);
+	if (rank == 0) {
+		int total = 0;
+		for (int r = 0; r < nranks; r++) {
+			displ[r] = total;
+			total += lens[r];
+		}
+		buf = malloc((size_t)total);
+	}
+	MPI_Gatherv(mine, len, MPI_CHAR, buf, lens, displ, MPI_CHAR, 0, comm);
+	char **out = NULL;
+	if (rank == 0) {
+		out = calloc((size_t)nranks, sizeof(*out));
+		for (int r = 0; r < nranks; r++)
+			out[r] = strdup(buf + displ[r]);
+	}
+	free(buf);
+	free(lens);
+	free(displ);
+	return out;
+}
+
+struct run_state {
+	struct strata_rank_info ri;
+	struct strata_plan plan;
+	struct strata_results res;
+	char dir[4096];
+	json_t *manifest; /* rank 0 */
+	int64_t start_ms;
+	size_t n_by_outcome[STRATA_TIMED_OUT + 1];
+	int required_skipped;
+};
+
+/* Who, what and where; written with complete:false before the first case
+ * and rewritten atomically at the end. */
+static json_t *build_manifest(struct run_state *S, const struct strata_run_options *opt,
+			      char **host_json, char **bindings, char **pids)
+{
+	json_t *m = json_object();
+	json_object_set_new(m, "schema_version", json_integer(STRATA_SCHEMA_VERSION));
+	json_object_set_new(m, "type", json_string("manifest"));
+	const char *slash = strrchr(S->dir, '/');
+	json_object_set_new(m, "run_id", json_string(slash ? slash + 1 : S->dir));
+	json_object_set_new(m, "strata", strata_sysinfo_versions());
+	json_t *argv = json_array();
+	for (int i = 0; i < opt->argc; i++)
+		json_array_append_new(argv, json_string(opt->argv[i]));
+	json_object_set_new(m, "command_line", argv);
+	char cwd[4096];
+	json_object_set_new(m, "working_directory", json_string(getcwd(cwd, sizeof(cwd)) ? cwd : "?"));
+	json_object_set_new(m, "plan_file", json_string(opt->plan_path));
+	json_object_set_new(m, "plan", strata_plan_to_json(&S->plan));
+	json_object_set_new(m, "start_time", iso_time_json(S->start_ms));
+	json_object_set_new(m, "end_time", json_null());
+	json_object_set_new(m, "complete", json_false());
+	json_object_set_new(m, "interrupted_by", json_null());
+	json_object_set_new(m, "exit_code", json_null());
+
+	json_t *layout = json_array(), *hosts = json_array(), *systems = json_array();
+	for (int r = 0; r < S->ri.nranks; r++) {
+		json_array_append_new(layout, json_pack("{s:i,s:s,s:s,s:s}", "rank", r, "host",
+							S->ri.hostnames[r], "binding", bindings[r],
+							"pid", pids[r]));
+		json_t *h = NULL;
+		size_t i;
+		json_t *it;
+		json_array_foreach(hosts, i, it) {
+			if (!strcmp(json_string_value(json_object_get(it, "hostname")), S->ri.hostnames[r]))
+				h = it;
+		}
+		if (!h) {
+			h = json_pack("{s:s,s:[]}", "hostname", S->ri.hostnames[r], "ranks");
+			json_array_append_new(hosts, h);
+		}
+		json_array_append_new(json_object_get(h, "ranks"), json_integer(r));
+		if (host_json[r][0]) {
+			json_t *sys = json_loads(host_json[r], 0, NULL);
+			if (sys)
+				json_array_append_new(systems, sys);
+		}
+	}
+	json_object_set_new(m, "ranks", json_integer(S->ri.nranks));
+	json_object_set_new(m, "hosts", hosts);
+	json_object_set_new(m, "rank_layout", layout);
+	json_object_set_new(m, "systems", systems);
+	json_object_set_new(m, "environment", strata_sysinfo_env());
+	json_object_set_new(m, "method",
+			    json_pack("{s:s,s:s,s:s,s:s}", "timer", STRATA_TIMER_NAME, "synchronisation",
+				      "stop vote (MPI_Allreduce) then MPI_Barrier before every repetition",
+				      "figure", "slowest rank per repetition",
+				      "statistics",
+				      "n, min, max, median, mean, stddev (n-1), p99 (type-7 quantile); 95% CI of the median "
+				      "(binomial order statistics) and of the mean (Student t); figures of merit at the median "
+				      "(median), minimum (best) and mean (mean) time"));
+	return m;
+}
+
+static void finish_manifest(struct run_state *S, int exit_code, int complete)
+{
+	json_t *m = S->manifest;
+	json_object_set_new(m, "end_time", iso_time_json(strata_wall_ms()));
+	json_object_set_new(m, "complete", json_boolean(complete));
+	json_object_set_new(m, "exit_code", json_integer(exit_code));
+	if (strata_runner_signal())
+		json_object_set_new(m, "interrupted_by",
+				    json_string(strata_runner_signal() == SIGINT ? "SIGINT" : "SIGTERM"));
+	json_object_set_new(m, "summary",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "passed",
+				      (json_int_t)S->n_by_outcome[STRATA_PASSED], "failed",
+				      (json_int_t)S->n_by_outcome[STRATA_FAILED], "skipped",
+				      (json_int_t)S->n_by_outcome[STRATA_SKIPPED], "error",
+				      (json_int_t)S->n_by_outcome[STRATA_ERRORED], "interrupted",
+				      (json_int_t)S->n_by_outcome[STRATA_INTERRUPTED], "timeout",
+				      (json_int_t)S->n_by_outcome[STRATA_TIMED_OUT]));
+}
+
+static int write_manifest(struct run_state *S)
+{
+	char path[4200], err[ERR_LEN];
+	snprintf(path, sizeof(path), "%s/manifest.json", S->dir);
+	if (strata_write_json_atomic(path, S->manifest, err, sizeof(err)) != 0) {
+		fprintf(stderr, "strata: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* One console line per finished case (between cases, never while measuring). */
+static void print_case(size_t idx, size_t total, enum strata_outcome o, const json_t *rec)
+{
+	const char *key = json_string_value(json_object_get(rec, "metric_key"));
+	printf("[%zu/%zu] %-11s %s", idx, total, strata_outcome_name(o), key);
+	json_t *metrics = json_object_get(rec, "metrics");
+	const char *name;
+	json_t *m;
+	int shown = 0;
+	json_object_foreach(metrics, name, m) {
+		if (shown++ == 2)
+			break;
+		printf("  %s %.4g %s", name, json_real_value(json_object_get(m, "median")),
+		       json_string_value(json_object_get(m, "unit")));
+	}
+	const char *reason = json_string_value(json_object_get(rec, "reason"));
+	if (reason)
+		printf("\n    %s", reason);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void set_variant_env(const struct strata_variant *v)
+{
+	/* Set directly, never through a shell. */
+	for (size_t i = 0; i < v->n_env; i++)
+		setenv(v->env[i].name, v->env[i].value, 1);
+}
+
+static void unset_variant_env(const struct strata_variant *v)
+{
+	for (size_t i = 0; i < v->n_env; i++)
+		unsetenv(v->env[i].name);
+}
+
+static void run_cases(struct run_state *S)
+{
+	size_t total = S->plan.n_cases * S->plan.n_variants, idx = 0;
+	for (size_t vi = 0; vi < S->plan.n_variants; vi++) {
+		const struct strata_variant *var = &S->plan.variants[vi];
+		set_variant_env(var);
+		for (size_t ci = 0; ci < S->plan.n_cases; ci++) {
+			const struct strata_case_spec *spec = &S->plan.cases[ci];
+			idx++;
+			char key[2048];
+			strata_metric_key(&spec->params, var->label, key, sizeof(key));
+			if (S->ri.rank == 0)
+				strata_results_mllog(&S->res, "INTERVAL_START", "case_start",
+						     json_string(key),
+						     json_pack("{s:I}", "case_index", (json_int_t)idx));
+			json_t *rec = NULL;
+			enum strata_outcome o = strata_measure_case(&S->ri, spec, var->label, &rec);
+			S->n_by_outcome[o]++;
+			if (o == STRATA_SKIPPED && spec->required)
+				S->required_skipped++;
+			if (S->ri.rank == 0) {
+				json_t *full = json_pack("{s:i,s:s,s:s,s:I}", "schema_version",
+							 STRATA_SCHEMA_VERSION, "type", "case", "run_id",
+							 json_string_value(json_object_get(S->manifest, "run_id")),
+							 "case_index", (json_int_t)idx);
+				json_object_update(full, rec);
+				json_decref(rec);
+				char err[ERR_LEN];
+				if (strata_results_append(&S->res, full, err, sizeof(err)) != 0)
+					fprintf(stderr, "strata: %s\n", err);
+				json_t *metrics = json_object_get(full, "metrics");
+				const char *name;
+				json_t *m;
+				json_object_foreach(metrics, name, m) {
+					strata_results_mllog(&S->res, "POINT_IN_TIME", "result",
+							     json_real(json_real_value(json_object_get(m, "median"))),
+							     json_pack("{s:s,s:s,s:s}", "metric_key", key,
+								       "metric", name, "unit",
+								       json_string_value(json_object_get(m, "unit"))));
+				}
+				strata_results_mllog(&S->res, "INTERVAL_END", "case_stop", json_string(key),
+						     json_pack("{s:s,s:I}", "status", strata_outcome_name(o),
+							       "case_index", (json_int_t)idx));
+				print_case(idx, total, o, full);
+				json_decref(full);
+			}
+			if (o == STRATA_INTERRUPTED)
+				return;
+		}
+		unset_variant_env(var);
+	}
+}
+
+static int exit_code_of(const struct run_state *S)
+{
+	if (S->n_by_outcome[STRATA_ERRORED] || S->n_by_outcome[STRATA_INTERRUPTED] ||
+	    S->n_by_outcome[STRATA_TIMED_OUT] || S->required_skipped || strata_runner_signal())
+		return STRATA_EXIT_RUNTIME;
+	if (S->n_by_outcome[STRATA_FAILED])
+		return STRATA_EXIT_VALIDATION;
+	return STRATA_EXIT_OK;
+}
+
+/* Rank 0 reads and validates; everyone learns whether that worked. */
+static int load_plan(struct run_state *S, const struct strata_run_options *opt)
+{
+	char err[ERR_LEN] = "";
+	char *text = NULL;
+	size_t len = 0;
+	int ok = 1;
+	if (S->ri.rank == 0) {
+		ok = strata_read_file(opt->plan_path, &text, &len, err, sizeof(err)) == 0 &&
+		     strata_plan_parse(text, len, opt->plan_path, &S->plan, err, sizeof(err)) == 0;
+		if (!ok)
+			fprintf(stderr, "strata: %s\n", err);
+	}
+	MPI_Bcast(&ok, 1, MPI_INT, 0, S->ri.comm);
+	if (!ok) {
+		free(text);
+		return -1;
+	}
+	char *shared = bcast_string(S->ri.comm, S->ri.rank, text);
+	free(text);
+	int rc = 0;
+	if (S->ri.rank != 0 &&
+	    strata_plan_parse(shared, strlen(shared), opt->plan_path, &S->plan, err, sizeof(err)) != 0) {
+		fprintf(stderr, "strata: rank %d: %s\n", S->ri.rank, err);
+		rc = -1;
+	}
+	free(shared);
+	MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, S->ri.comm);
+	return rc;
+}
+
+static int open_results(struct run_state *S, const struct strata_run_options *opt)
+{
+	char err[ERR_LEN];
+	int ok = 1;
+	if (S->ri.rank == 0) {
+		ok = strata_results_make_dir(opt->results_base, opt->out_dir, S->dir, sizeof(S->dir), err,
+					     sizeof(err)) == 0 &&
+		     strata_results_open(&S->res, S->dir, err, sizeof(err)) == 0;
+		if (!ok)
+			fprintf(stderr, "strata: %s\n", err);
+	}
+	MPI_Bcast(&ok, 1, MPI_INT, 0, S->ri.comm);
+	return ok ? 0 : -1;
+}
+
+static void rank_layout(struct run_state *S)
+{
+	MPI_Comm local;
+	MPI_Comm_split_type(S->ri.comm, MPI_COMM_TYPE_SHARED, S->ri.rank, MPI_INFO_NULL, &local);
+	MPI_Comm_rank(local, &S->ri.local_rank);
+	MPI_Comm_size(local, &S->ri.local_size);
+	MPI_Comm_free(&local);
+	char name[MPI_MAX_PROCESSOR_NAME] = "";
+	int len = 0;
+	MPI_Get_processor_name(name, &len);
+	S->ri.hostnames = gather_strings(S->ri.comm, S->ri.rank, S->ri.nranks, name);
+}
+
+static void free_strings(char **v, int n)
+{
+	if (!v)
+		return;
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int strata_runner_run(const struct strata_run_options *opt)
+{
+	struct run_state S;
+	memset(&S, 0, sizeof(S));
+	S.ri.comm = MPI_COMM_WORLD;
+	MPI_Comm_rank(S.ri.comm, &S.ri.rank);
+	MPI_Comm_size(S.ri.comm, &S.ri.nranks);
+	S.start_ms = strata_wall_ms();
+	strata_runner_install_signals();
+
+	if (load_plan(&S, opt) != 0)
+		return STRATA_EXIT_BAD_INPUT;
+	if (open_results(&S, opt) != 0) {
+		strata_plan_release(&S.plan);
+		return STRATA_EXIT_RUNTIME;
+	}
+	rank_layout(&S);
+
+	/* Facts every rank contributes: its binding, its pid, and (one rank per
+	 * host) that host's hardware summary. */
+	char *binding = strata_sysinfo_binding(), pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	char *host = NULL;
+	if (S.ri.local_rank == 0) {
+		json_t *h = strata_sysinfo_host();
+		host = json_dumps(h, JSON_COMPACT);
+		json_decref(h);
+	}
+	char **bindings = gather_strings(S.ri.comm, S.ri.rank, S.ri.nranks, binding);
+	char **pids = gather_strings(S.ri.comm, S.ri.rank, S.ri.nranks, pid);
+	char **hosts = gather_strings(S.ri.comm, S.ri.rank, S.ri.nranks, host ? host : "");
+	free(binding);
+	free(host);
+
+	int manifest_ok = 1;
+	if (S.ri.rank == 0) {
+		S.manifest = build_manifest(&S, opt, hosts, bindings, pids);
+		manifest_ok = write_manifest(&S) == 0;
+		printf("strata: plan %s: %zu case(s) x %zu variant(s) on %d rank(s); results in %s\n",
+		       S.plan.name, S.plan.n_cases, S.plan.n_variants, S.ri.nranks, S.dir);
+		fflush(stdout);
+		strata_results_mllog(&S.res, "INTERVAL_START", "run_start", json_null(),
+				     json_pack("{s:s,s:i}", "plan", S.plan.name, "ranks", S.ri.nranks));
+	}
+	free_strings(bindings, S.ri.nranks);
+	free_strings(pids, S.ri.nranks);
+	free_strings(hosts, S.ri.nranks);
+	MPI_Bcast(&manifest_ok, 1, MPI_INT, 0, S.ri.comm);
+
+	int code = STRATA_EXIT_RUNTIME;
+	if (manifest_ok) {
+		strata_measure_start_watchdog(S.ri.rank);
+		run_cases(&S);
+		/* Every rank contributes to the verdict (a signal may have reached only some). */
+		int sig = strata_runner_signal();
+		MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, S.ri.comm);
+		if (sig && !got_signal)
+			got_signal = sig;
+		code = exit_code_of(&S);
+	}
+	if (S.ri.rank == 0) {
+		int complete = manifest_ok && !strata_runner_signal();
+		strata_results_mllog(&S.res, "INTERVAL_END", "run_stop", json_null(),
+				     json_pack("{s:s,s:i}", "status", code == 0 ? "success" : complete ? "failed" : "aborted",
+					       "exit_code", code));
+		if (manifest_ok) {
+			finish_manifest(&S, code, complete);
+			if (write_manifest(&S) != 0)
+				code = STRATA_EXIT_RUNTIME;
+		}
+		printf("strata: %s: %zu passed, %zu failed, %zu skipped, %zu error, %zu timeout%s; exit %d\n",
+		       S.dir, S.n_by_outcome[STRATA_PASSED], S.n_by_outcome[STRATA_FAILED],
+		       S.n_by_outcome[STRATA_SKIPPED], S.n_by_outcome[STRATA_ERRORED],
+		       S.n_by_outcome[STRATA_TIMED_OUT], complete ? "" : " (INCOMPLETE: interrupted)", code);
+		printf("strata: results written to %s\n", S.dir);
+		json_decref(S.manifest);
+		strata_results_close(&S.res);
+	}
+	free_strings(S.ri.hostnames, S.ri.nranks);
+	strata_plan_release(&S.plan);
+	return code;
+}

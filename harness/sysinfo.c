@@ -1,0 +1,180 @@
+/* sysinfo.c: manifest facts from hwloc, uname, /proc and the libraries'
+ * own version calls (never from guesses). */
+#define _GNU_SOURCE
+#include "harness/sysinfo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cblas.h>
+#include <hwloc.h>
+#include <mpi.h>
+#include <yaml.h>
+
+#include "strata_config.h"
+
+extern char **environ;
+
+const char *strata_sysinfo_backends(void)
+{
+	return STRATA_HAVE_CUDA ? "cpu,cuda" : "cpu";
+}
+
+static void cpuinfo_model(char *buf, size_t len)
+{
+	snprintf(buf, len, "unknown");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "model name", 10) == 0) {
+			char *colon = strchr(line, ':');
+			if (colon) {
+				colon += 2;
+				colon[strcspn(colon, "\n")] = '\0';
+				snprintf(buf, len, "%s", colon);
+			}
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static json_t *caches_json(hwloc_topology_t topo)
+{
+	json_t *caches = json_object();
+	static const struct { hwloc_obj_type_t t; const char *name; } levels[] = {
+		{ HWLOC_OBJ_L1CACHE, "L1d" }, { HWLOC_OBJ_L2CACHE, "L2" },
+		{ HWLOC_OBJ_L3CACHE, "L3" }, { HWLOC_OBJ_L4CACHE, "L4" },
+	};
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		int n = hwloc_get_nbobjs_by_type(topo, levels[i].t);
+		if (n <= 0)
+			continue;
+		hwloc_obj_t o = hwloc_get_obj_by_type(topo, levels[i].t, 0);
+		json_object_set_new(caches, levels[i].name,
+				    json_pack("{s:I,s:i}", "bytes_each", (json_int_t)o->attr->cache.size,
+					      "count", n));
+	}
+	return caches;
+}
+
+json_t *strata_sysinfo_host(void)
+{
+	json_t *host = json_object();
+	char name[256] = "unknown";
+	gethostname(name, sizeof(name) - 1);
+	json_object_set_new(host, "hostname", json_string(name));
+
+	struct utsname u;
+	if (uname(&u) == 0)
+		json_object_set_new(host, "kernel", json_sprintf("%s %s %s", u.sysname, u.release, u.machine));
+
+	hwloc_topology_t topo;
+	if (hwloc_topology_init(&topo) != 0 || hwloc_topology_load(topo) != 0) {
+		json_object_set_new(host, "topology_error", json_string("hwloc could not load the topology"));
+		return host;
+	}
+	char model[256];
+	hwloc_obj_t pkg = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PACKAGE, 0);
+	const char *m = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModel") : NULL;
+	if (m)
+		snprintf(model, sizeof(model), "%s", m);
+	else
+		cpuinfo_model(model, sizeof(model));
+	json_object_set_new(host, "cpu_model", json_string(model));
+	json_object_set_new(host, "sockets", json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE)));
+	json_object_set_new(host, "cores", json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE)));
+	json_object_set_new(host, "hardware_threads", json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU)));
+
+	json_t *numa = json_array();
+	int nn = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+	for (int i = 0; i < nn; i++) {
+		hwloc_obj_t o = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, (unsigned)i);
+		char *cpus = NULL;
+		hwloc_bitmap_list_asprintf(&cpus, o->cpuset);
+		json_array_append_new(numa, json_pack("{s:i,s:I,s:s}", "os_index", (int)o->os_index,
+						      "memory_bytes", (json_int_t)o->attr->numanode.local_memory,
+						      "cpus", cpus ? cpus : ""));
+		free(cpus);
+	}
+	json_object_set_new(host, "numa_nodes", numa);
+	json_object_set_new(host, "caches", caches_json(topo));
+	json_object_set_new(host, "total_memory_bytes",
+			    json_integer((json_int_t)hwloc_get_root_obj(topo)->total_memory));
+	hwloc_topology_destroy(topo);
+	return host;
+}
+
+json_t *strata_sysinfo_versions(void)
+{
+	char mpi_lib[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+	int len = 0;
+	MPI_Get_library_version(mpi_lib, &len);
+	mpi_lib[strcspn(mpi_lib, "\n")] = '\0';
+	int mpi_major = 0, mpi_minor = 0;
+	MPI_Get_version(&mpi_major, &mpi_minor);
+	unsigned hw = hwloc_get_api_version();
+
+	json_t *v = json_object();
+	json_object_set_new(v, "strata", json_string(STRATA_VERSION));
+	json_object_set_new(v, "strata_git_commit", json_string(STRATA_GIT_COMMIT));
+	json_object_set_new(v, "strata_build_type", json_string(STRATA_BUILD_TYPE));
+	json_object_set_new(v, "backends", json_string(strata_sysinfo_backends()));
+	json_object_set_new(v, "compiler", json_string(STRATA_C_COMPILER " (" __VERSION__ ")"));
+	json_object_set_new(v, "mpi_library", json_string(mpi_lib));
+	json_object_set_new(v, "mpi_standard", json_sprintf("%d.%d", mpi_major, mpi_minor));
+	json_object_set_new(v, "openblas", json_string(openblas_get_config()));
+	json_object_set_new(v, "openblas_core", json_string(openblas_get_corename()));
+	json_object_set_new(v, "hwloc", json_sprintf("%u.%u.%u", hw >> 16, (hw >> 8) & 0xff, hw & 0xff));
+	json_object_set_new(v, "libyaml", json_string(yaml_get_version_string()));
+	json_object_set_new(v, "jansson", json_string(jansson_version_str()));
+	if (STRATA_HAVE_CUDA)
+		json_object_set_new(v, "cuda_toolkit_compiled", json_string(STRATA_CUDA_VERSION));
+	return v;
+}
+
+json_t *strata_sysinfo_env(void)
+{
+	static const char *const prefixes[] = {
+		"OMP_", "OPENBLAS_", "NCCL_", "UCX_", "OMPI_", "PMIX_", "CUDA_", "SLURM_",
+		"GOMP_", "KMP_", "MKL_", "HWLOC_", "I_MPI_", "FI_",
+	};
+	json_t *env = json_object();
+	for (char **e = environ; e && *e; e++) {
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+			if (strncmp(*e, prefixes[i], strlen(prefixes[i])) != 0)
+				continue;
+			const char *eq = strchr(*e, '=');
+			if (!eq)
+				break;
+			char name[256];
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
+			json_object_set_new(env, name, json_string(eq + 1));
+			break;
+		}
+	}
+	return env;
+}
+
+char *strata_sysinfo_binding(void)
+{
+	hwloc_topology_t topo;
+	char *out = NULL;
+	if (hwloc_topology_init(&topo) != 0 || hwloc_topology_load(topo) != 0)
+		return strdup("unknown");
+	hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	if (hwloc_get_cpubind(topo, set, HWLOC_CPUBIND_PROCESS) == 0) {
+		if (hwloc_bitmap_isequal(set, hwloc_topology_get_topology_cpuset(topo)))
+			out = strdup("unbound");
+		else
+			hwloc_bitmap_list_asprintf(&out, set);
+	}
+	hwloc_bitmap_free(set);
+	hwloc_topology_destroy(topo);
+	return out ? out : strdup("unknown");
+}

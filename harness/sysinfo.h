@@ -1,0 +1,28 @@
+/* sysinfo.h: facts about the machine, the software and the environment that
+ * change results, for the manifest.  Reads only; never changes binding. */
+#ifndef STRATA_SYSINFO_H
+#define STRATA_SYSINFO_H
+
+#include <jansson.h>
+
+/* This host: hostname, CPU model, packages/cores/PUs, NUMA nodes with
+ * memory, cache sizes, kernel (uname) — from hwloc and /proc. */
+json_t *strata_sysinfo_host(void);
+
+/* strata version, git commit, compiled backends, compiler, and the versions
+ * of Open MPI, OpenBLAS, hwloc, libyaml and jansson actually linked. */
+json_t *strata_sysinfo_versions(void);
+
+/* Every environment variable whose name starts with one of the prefixes that
+ * change results: OMP_, OPENBLAS_, NCCL_, UCX_, OMPI_, PMIX_, CUDA_, SLURM_,
+ * GOMP_, KMP_, MKL_, HWLOC_, I_MPI_, FI_. */
+json_t *strata_sysinfo_env(void);
+
+/* The CPUs this process is bound to, as a list string ("0-3,8"); the caller
+ * frees it.  "unbound" when bound to every PU of the machine. */
+char *strata_sysinfo_binding(void);
+
+/* The backends compiled in, e.g. "cpu,cuda". */
+const char *strata_sysinfo_backends(void);
+
+#endif
