@@ -741,7 +741,7 @@ json_t *strata_plan_to_json(const struct strata_plan *plan)
 		json_array_append_new(variants, json_pack("{s:s,s:o}", "label", plan->variants[i].label,
 							  "env", env));
 	}
-	return json_pack("{s:s,s:s?,s:s,s:o,s:o,s:o}", "name", plan->name, "description",
+	return json_pack("{s:s,s:s*,s:s,s:o,s:o,s:o}", "name", plan->name, "description",
 			 plan->description, "source", plan->source, "run", run_to_json(&plan->run),
 			 "cases", cases, "variants", variants);
 }

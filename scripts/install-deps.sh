@@ -10,7 +10,7 @@ packages=(
   libopenblas-dev
   libyaml-dev libjansson-dev
   libcmocka-dev
-  python3
+  python3 python3-jsonschema
 )
 
 missing=()
