@@ -3,6 +3,7 @@
  *   strata run PLAN.yaml [-o DIR]   run a plan (under mpirun/srun, or alone as one rank)
  *   strata validate PLAN.yaml       check a plan without running it
  *   strata list [SUITE]             suites and their parameters
+ *   strata report RUN_DIR           RUN_DIR/summary.md from the results
  *   strata --version                version, git commit, compiled backends
  */
 #include <getopt.h>
@@ -13,6 +14,7 @@
 #include <mpi.h>
 
 #include "harness/plan.h"
+#include "reports/report.h"
 #include "harness/runner.h"
 #include "harness/suite.h"
 #include "harness/sysinfo.h"
@@ -28,6 +30,7 @@ static void usage(FILE *f)
 		"      --results-base DIR   parent of generated run directories (default: results)\n"
 		"  validate PLAN.yaml       parse and validate a plan, print the expanded cases\n"
 		"  list [SUITE]             suites, their parameters, types, defaults and help\n"
+		"  report RUN_DIR           write RUN_DIR/summary.md from a results directory\n"
 		"  --version                version, git commit and compiled backends\n"
 		"\n"
 		"exit codes: 0 all cases passed; 1 a benchmark failed validation; 2 bad input;\n"
@@ -109,6 +112,40 @@ static int cmd_validate(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_report(int argc, char **argv)
+{
+	if (argc != 3) {
+		usage(stderr);
+		return STRATA_EXIT_BAD_INPUT;
+	}
+	char err[4096], path[4200];
+	struct strata_run run;
+	if (strata_run_load(argv[2], &run, err, sizeof(err)) != 0) {
+		fprintf(stderr, "strata report: %s\n", err);
+		return STRATA_EXIT_BAD_INPUT;
+	}
+	if (run.bad_line)
+		fprintf(stderr, "strata report: warning: %s/results.jsonl:%zu is truncated or corrupt; "
+				"reporting the %zu record(s) before it\n",
+			argv[2], run.bad_line, json_array_size(run.records));
+	snprintf(path, sizeof(path), "%s/summary.md", argv[2]);
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "strata report: %s: cannot write\n", path);
+		strata_run_release(&run);
+		return STRATA_EXIT_RUNTIME;
+	}
+	strata_report_markdown(&run, f);
+	int bad = fclose(f) != 0;
+	strata_run_release(&run);
+	if (bad) {
+		fprintf(stderr, "strata report: %s: write failed\n", path);
+		return STRATA_EXIT_RUNTIME;
+	}
+	printf("strata report: wrote %s\n", path);
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -169,6 +206,8 @@ int main(int argc, char **argv)
 		return cmd_list(argc, argv);
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc, argv);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc, argv);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc, argv);
 	fprintf(stderr, "strata: unknown command '%s'\n", cmd);

@@ -130,7 +130,8 @@ json_t *strata_sysinfo_versions(void)
 	json_object_set_new(v, "mpi_standard", json_sprintf("%d.%d", mpi_major, mpi_minor));
 	json_object_set_new(v, "openblas", json_string(openblas_get_config()));
 	json_object_set_new(v, "openblas_core", json_string(openblas_get_corename()));
-	json_object_set_new(v, "hwloc", json_sprintf("%u.%u.%u", hw >> 16, (hw >> 8) & 0xff, hw & 0xff));
+	json_object_set_new(v, "hwloc", json_string(HWLOC_VERSION));
+	json_object_set_new(v, "hwloc_api", json_sprintf("%u.%u.%u", hw >> 16, (hw >> 8) & 0xff, hw & 0xff));
 	json_object_set_new(v, "libyaml", json_string(yaml_get_version_string()));
 	json_object_set_new(v, "jansson", json_string(jansson_version_str()));
 	if (STRATA_HAVE_CUDA)
