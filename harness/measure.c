@@ -310,7 +310,7 @@ enum strata_outcome strata_measure_case(const struct strata_rank_info *ri,
 					json_t **record)
 {
 	const struct strata_suite *suite = spec->suite;
-	char err_mine[ERR_LEN] = "", reason[ERR_LEN + 64] = "";
+	char err_mine[ERR_LEN] = "", reason[2 * ERR_LEN + 256] = "";
 	struct strata_case c = { .comm = ri->comm, .rank = ri->rank, .nranks = ri->nranks,
 				 .local_rank = ri->local_rank, .local_size = ri->local_size,
 				 .params = &spec->params, .err = err_mine, .err_len = sizeof(err_mine) };
@@ -356,6 +356,7 @@ enum strata_outcome strata_measure_case(const struct strata_rank_info *ri,
 	struct samples timed = { 0 };
 	int flags = phase(ri, suite, state, &c, spec->run.warmup_iterations, spec->run.warmup_seconds,
 			  INT64_MAX, deadline, NULL, &warm_iters, &warm_s, err_mine);
+	c.timed = 1;
 	if (flags == VOTE_DONE)
 		flags = phase(ri, suite, state, &c, spec->run.repetitions, spec->run.min_seconds,
 			      spec->run.max_repetitions, deadline, &timed, &reps, &timed_s, err_mine);

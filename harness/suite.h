@@ -46,6 +46,9 @@ struct strata_case {
 	int local_rank;  /* rank among the ranks on the same host */
 	int local_size;  /* ranks on the same host */
 	const struct strata_params *params; /* validated, one value per param */
+	int timed;       /* 0 during setup and warm-up; 1 from the first timed
+			    repetition on (for suites that keep their own
+			    per-iteration figures, like p2p's pair matrix) */
 	char *err;       /* message buffer for STRATA_SKIP / STRATA_ERROR / verify */
 	size_t err_len;
 };
