@@ -4,9 +4,11 @@
  *   - before each repetition: a stop vote (MPI_Allreduce, bitwise OR of
  *     flags) and then MPI_Barrier, outside the timed region;
  *   - each rank times its own run_once with clock_gettime(CLOCK_MONOTONIC);
- *   - the repetition's figure is the slowest rank's time (nccl-tests and the
- *     OSU collective benchmarks report the slowest rank; it is also the only
- *     honest figure for a synchronised step);
+ *   - the repetition's figure is the slowest rank's time: a synchronised
+ *     step ends when its last rank ends.  nccl-tests (-a 3) and OSU (-f, the
+ *     "Max" column) can report the same; both average over ranks by default,
+ *     so each per_rank entry also keeps the rank's mean, from which their
+ *     default figure (mean over ranks of each rank's mean) follows;
  *   - statistics over repetitions (harness/stats.h) and figures of merit at
  *     the median ("median"), minimum ("best", as STREAM reports) and mean
  *     ("mean", as OSU and nccl-tests report) time.
@@ -283,9 +285,9 @@ static void add_timing(json_t *rec, const struct strata_rank_info *ri,
 		strata_stats_compute(all + off, (size_t)counts[r], &rs);
 		struct strata_metric m[STRATA_MAX_METRICS];
 		size_t nm = suite->metrics(state, c, rs.median, m, STRATA_MAX_METRICS);
-		json_t *pr = json_pack("{s:i,s:s,s:I,s:f,s:f,s:f}", "rank", r, "host",
+		json_t *pr = json_pack("{s:i,s:s,s:I,s:f,s:f,s:f,s:f}", "rank", r, "host",
 				       ri->hostnames[r], "n", (json_int_t)rs.n, "median_s", rs.median,
-				       "min_s", rs.min, "max_s", rs.max);
+				       "mean_s", rs.mean, "min_s", rs.min, "max_s", rs.max);
 		if (nm > 0)
 			json_object_set_new(pr, "metric", json_pack("{s:s,s:s,s:f}", "name", m[0].name,
 								    "unit", m[0].unit, "value", m[0].value));

@@ -7,8 +7,10 @@
  * the ranks take a stop vote (one MPI_Allreduce carrying "enough samples",
  * "a signal arrived", "an iteration failed", "timeout") and then meet at an
  * MPI_Barrier; each rank then times its own iteration with the monotonic
- * clock.  A repetition's figure is the slowest rank's time, as nccl-tests and
- * the OSU collective tests report it.  Raw samples of every rank are kept.
+ * clock.  A repetition's figure is the slowest rank's time (a synchronised
+ * step ends when its last rank ends; nccl-tests -a 3 and OSU's Max column
+ * report the same, their defaults average over ranks).  Raw samples of every
+ * rank are summarised per rank.
  */
 #ifndef STRATA_RUNNER_H
 #define STRATA_RUNNER_H

@@ -128,6 +128,16 @@ json_t *strata_sysinfo_versions(void)
 	json_object_set_new(v, "compiler", json_string(STRATA_C_COMPILER " (" __VERSION__ ")"));
 	json_object_set_new(v, "mpi_library", json_string(mpi_lib));
 	json_object_set_new(v, "mpi_standard", json_sprintf("%d.%d", mpi_major, mpi_minor));
+	int level = -1, inited = 0;
+	MPI_Initialized(&inited);
+	if (inited)
+		MPI_Query_thread(&level);
+	json_object_set_new(v, "mpi_thread_level",
+			    json_string(level == MPI_THREAD_SINGLE       ? "MPI_THREAD_SINGLE"
+					: level == MPI_THREAD_FUNNELED   ? "MPI_THREAD_FUNNELED"
+					: level == MPI_THREAD_SERIALIZED ? "MPI_THREAD_SERIALIZED"
+					: level == MPI_THREAD_MULTIPLE   ? "MPI_THREAD_MULTIPLE"
+									 : "not initialised"));
 	json_object_set_new(v, "openblas", json_string(openblas_get_config()));
 	json_object_set_new(v, "openblas_core", json_string(openblas_get_corename()));
 	json_object_set_new(v, "hwloc", json_string(HWLOC_VERSION));
