@@ -12,18 +12,14 @@
 #include "kernels/cpu/mpi_coll.h"
 
 static const struct strata_param_def alltoall_params[] = {
-	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu",
-	  .help = "backend: cpu (host buffers, MPI)" },
-	{ .name = "dtype", .type = STRATA_PT_ENUM, .def = "float", .choices = "float|double",
-	  .help = "element type (MPI_FLOAT or MPI_DOUBLE); float is nccl-tests' default" },
+	STRATA_COLL_PARAM_DEVICE,
+	STRATA_COLL_PARAM_DTYPE,
 	{ .name = "inplace", .type = STRATA_PT_BOOL, .def = "false",
 	  .help = "MPI_IN_PLACE: blocks are exchanged within the receive buffer (verify "
 		  "then re-initialises and runs once more)" },
-	{ .name = "size", .type = STRATA_PT_SIZE, .def = "{from: 8, to: 64M, factor: 2}",
-	  .min = 0, .max = 1099511627776.0,
-	  .help = "bytes, as nccl-tests' size: size is the whole send buffer (n blocks, "
+	STRATA_COLL_PARAM_SIZE("bytes, as nccl-tests' size: size is the whole send buffer (n blocks, "
 		  "one per peer, each size/n rounded down to 16 bytes); busbw = algbw * "
-		  "(n-1)/n" },
+		  "(n-1)/n"),
 };
 
 static int alltoall_setup(const struct strata_case *c, void **state)
@@ -34,13 +30,8 @@ static int alltoall_setup(const struct strata_case *c, void **state)
 const struct strata_suite strata_suite_alltoall = {
 	.name = "alltoall",
 	.summary = "MPI_Alltoall latency, algbw and busbw over a size sweep, nccl-tests byte counts",
-	.flags = STRATA_SUITE_COLLECTIVE,
 	.params = alltoall_params,
 	.n_params = sizeof(alltoall_params) / sizeof(alltoall_params[0]),
 	.setup = alltoall_setup,
-	.run_once = strata_coll_suite_run_once,
-	.verify = strata_coll_suite_verify,
-	.teardown = strata_coll_suite_teardown,
-	.metrics = strata_coll_suite_metrics,
-	.describe = strata_coll_suite_describe,
+	STRATA_COLL_SUITE_HOOKS,
 };

@@ -12,16 +12,12 @@
 #include "kernels/cpu/mpi_coll.h"
 
 static const struct strata_param_def broadcast_params[] = {
-	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu",
-	  .help = "backend: cpu (host buffers, MPI)" },
-	{ .name = "dtype", .type = STRATA_PT_ENUM, .def = "float", .choices = "float|double",
-	  .help = "element type (MPI_FLOAT or MPI_DOUBLE); float is nccl-tests' default" },
+	STRATA_COLL_PARAM_DEVICE,
+	STRATA_COLL_PARAM_DTYPE,
 	{ .name = "root", .type = STRATA_PT_INT, .def = "0", .min = 0, .max = 1 << 30,
 	  .help = "rank that broadcasts (must be below the number of ranks)" },
-	{ .name = "size", .type = STRATA_PT_SIZE, .def = "{from: 8, to: 64M, factor: 2}",
-	  .min = 0, .max = 1099511627776.0,
-	  .help = "bytes, as nccl-tests' size: S = count*typesize; busbw = algbw * 1.  "
-		  "MPI_Bcast has one buffer, so there is no in-place variant" },
+	STRATA_COLL_PARAM_SIZE("bytes, as nccl-tests' size: S = count*typesize; busbw = algbw * 1.  "
+		  "MPI_Bcast has one buffer, so there is no in-place variant"),
 };
 
 static int broadcast_setup(const struct strata_case *c, void **state)
@@ -32,13 +28,8 @@ static int broadcast_setup(const struct strata_case *c, void **state)
 const struct strata_suite strata_suite_broadcast = {
 	.name = "broadcast",
 	.summary = "MPI_Bcast latency, algbw and busbw over a size sweep, nccl-tests byte counts",
-	.flags = STRATA_SUITE_COLLECTIVE,
 	.params = broadcast_params,
 	.n_params = sizeof(broadcast_params) / sizeof(broadcast_params[0]),
 	.setup = broadcast_setup,
-	.run_once = strata_coll_suite_run_once,
-	.verify = strata_coll_suite_verify,
-	.teardown = strata_coll_suite_teardown,
-	.metrics = strata_coll_suite_metrics,
-	.describe = strata_coll_suite_describe,
+	STRATA_COLL_SUITE_HOOKS,
 };

@@ -161,4 +161,27 @@ size_t strata_coll_suite_metrics(const void *state, const struct strata_case *c,
 				 struct strata_metric *out, size_t max);
 void strata_coll_suite_describe(const void *state, const struct strata_case *c, json_t *details);
 
+/* Parameter rows every collective suite shares, so their tables cannot drift
+ * apart (the CUDA issue adds "cuda" to device here, once). */
+#define STRATA_COLL_PARAM_DEVICE                                                          \
+	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu",       \
+	  .help = "backend: cpu (host buffers, MPI)" }
+#define STRATA_COLL_PARAM_DTYPE                                                           \
+	{ .name = "dtype", .type = STRATA_PT_ENUM, .def = "float", .choices = "float|double", \
+	  .help = "element type (MPI_FLOAT or MPI_DOUBLE); float is nccl-tests' default" }
+#define STRATA_COLL_PARAM_OP                                                              \
+	{ .name = "op", .type = STRATA_PT_ENUM, .def = "sum", .choices = "sum",           \
+	  .help = "reduction operation (MPI_SUM)" }
+/* size is always the last row, so the size sweep varies fastest, as nccl-tests sweeps. */
+#define STRATA_COLL_PARAM_SIZE(help_text)                                                 \
+	{ .name = "size", .type = STRATA_PT_SIZE, .def = "{from: 8, to: 64M, factor: 2}", \
+	  .min = 0, .max = 1099511627776.0, .help = (help_text) }
+
+/* The hooks every collective suite shares; a suite adds name, summary,
+ * params and its one-line setup. */
+#define STRATA_COLL_SUITE_HOOKS                                                           \
+	.flags = STRATA_SUITE_COLLECTIVE, .run_once = strata_coll_suite_run_once,         \
+	.verify = strata_coll_suite_verify, .teardown = strata_coll_suite_teardown,       \
+	.metrics = strata_coll_suite_metrics, .describe = strata_coll_suite_describe
+
 #endif
