@@ -29,11 +29,10 @@
 #      "rank-med" column (each rank's median, averaged over ranks) and, in
 #      driver mode, the "OSU-method" column (strata's samples reduced OSU's
 #      way) show how much of the ratio this is.
-#   2. thread level: strata's main calls MPI_Init_thread(MPI_THREAD_FUNNELED),
-#      OSU calls MPI_Init.  With Open MPI 4.1.4 any level above SINGLE made
-#      every small MPI_Allreduce ~0.08 us slower on the 2-core test VM
-#      (0.15 -> 0.24 us at 8 B, 0.31 -> 0.43 us at 1 KiB, same binary; -t
-#      single|funneled in driver mode reproduces it).
+#   2. thread level: with Open MPI 4.1.4 any level above SINGLE made every
+#      small MPI_Allreduce ~0.08 us slower on the 2-core test VM (0.15 -> 0.24
+#      us at 8 B, same binary; -t single|funneled in driver mode reproduces
+#      it).  strata therefore starts with plain MPI_Init, as OSU does.
 #   3. the runner's stop vote (an MPI_Allreduce) before each barrier: a few
 #      hundredths of a microsecond at most.
 #   Compare at large sizes for bandwidth (both within ~2% from 128 KiB up on
@@ -48,7 +47,7 @@
 #              with a small standalone MPI driver built under /tmp (runner-like
 #              timing; prints the OSU-method figure of the same samples too)
 #   -t LEVEL   driver mode: MPI thread level, single or funneled (default:
-#              funneled, what harness/main.c asks for; OSU calls MPI_Init)
+#              single: harness/main.c and OSU both call MPI_Init)
 # Environment:
 #   OMB_SRC     an unpacked OSU Micro-Benchmarks source tree to build from
 #   OMB_GITDIR  a git directory of an OMB mirror, with OMB_COMMIT (default HEAD)
@@ -64,7 +63,7 @@ NP=2
 RANGE=8:1048576
 ROUNDS=5
 DRIVER=0
-LEVEL=funneled
+LEVEL=single
 while getopts "b:n:m:r:t:dh" opt; do
 	case $opt in
 	b) BUILD=$(cd "$OPTARG" && pwd) ;;
