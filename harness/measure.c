@@ -234,75 +234,69 @@ static json_t *method_json(const struct strata_run_settings *rs, int64_t warm_it
 			 "timeout_s", rs->timeout_s);
 }
 
-/* Gather every rank's samples on rank 0.  all[r] holds rank r's samples. */
-static int gather_samples(const struct strata_rank_info *ri, const struct samples *mine,
-			  double **all, int **counts)
+/* What rank 0 needs of every rank's samples, without gathering them all
+ * (nranks x repetitions doubles would not fit on rank 0 of a big run): the
+ * per-repetition maximum over ranks by an element-wise MPI_Reduce, and each
+ * rank's own summary. */
+enum { RS_N, RS_MEDIAN, RS_MEAN, RS_MIN, RS_MAX, RS_FIELDS };
+
+struct timing {
+	double *step;      /* rank 0: slowest rank's time of each repetition */
+	int n;             /* repetitions every rank completed */
+	double *per_rank;  /* rank 0: RS_FIELDS values per rank */
+};
+
+static void collect_timing(const struct strata_rank_info *ri, const struct samples *mine,
+			   struct timing *t)
 {
+	memset(t, 0, sizeof(*t));
 	int n = (int)mine->n;
-	int *cnt = NULL, *displ = NULL;
-	double *buf = NULL;
-	if (ri->rank == 0) {
-		cnt = calloc((size_t)ri->nranks, sizeof(*cnt));
-		displ = calloc((size_t)ri->nranks, sizeof(*displ));
+	MPI_Allreduce(MPI_IN_PLACE, &n, 1, MPI_INT, MPI_MIN, ri->comm);
+	t->n = n;
+	double own[RS_FIELDS] = { 0 };
+	struct strata_stats st;
+	if (mine->n > 0 && strata_stats_compute(mine->v, mine->n, &st) == 0) {
+		own[RS_N] = (double)st.n;
+		own[RS_MEDIAN] = st.median;
+		own[RS_MEAN] = st.mean;
+		own[RS_MIN] = st.min;
+		own[RS_MAX] = st.max;
 	}
-	MPI_Gather(&n, 1, MPI_INT, cnt, 1, MPI_INT, 0, ri->comm);
 	if (ri->rank == 0) {
-		size_t total = 0;
-		for (int r = 0; r < ri->nranks; r++) {
-			displ[r] = (int)total;
-			total += (size_t)cnt[r];
-		}
-		buf = malloc((total ? total : 1) * sizeof(*buf));
+		t->step = malloc((size_t)(n > 0 ? n : 1) * sizeof(*t->step));
+		t->per_rank = malloc((size_t)ri->nranks * RS_FIELDS * sizeof(*t->per_rank));
 	}
-	MPI_Gatherv(mine->v, n, MPI_DOUBLE, buf, cnt, displ, MPI_DOUBLE, 0, ri->comm);
-	free(displ);
-	*all = buf;
-	*counts = cnt;
-	return 0;
+	if (n > 0)
+		MPI_Reduce(mine->v, t->step, n, MPI_DOUBLE, MPI_MAX, 0, ri->comm);
+	MPI_Gather(own, RS_FIELDS, MPI_DOUBLE, t->per_rank, RS_FIELDS, MPI_DOUBLE, 0, ri->comm);
 }
 
 static void add_timing(json_t *rec, const struct strata_rank_info *ri,
 		       const struct strata_suite *suite, void *state, const struct strata_case *c,
-		       const double *all, const int *counts)
+		       const struct timing *t)
 {
-	/* Repetition i's figure: the slowest rank's sample i. */
-	int n = counts[0];
-	for (int r = 1; r < ri->nranks; r++)
-		if (counts[r] < n)
-			n = counts[r];
-	if (n <= 0)
-		return;
-	double *step = malloc((size_t)n * sizeof(*step));
 	json_t *samples = json_array(), *per_rank = json_array();
-	size_t off = 0;
-	for (int i = 0; i < n; i++)
-		step[i] = 0;
 	for (int r = 0; r < ri->nranks; r++) {
-		for (int i = 0; i < n; i++)
-			if (all[off + (size_t)i] > step[i])
-				step[i] = all[off + (size_t)i];
-		struct strata_stats rs;
-		strata_stats_compute(all + off, (size_t)counts[r], &rs);
-		struct strata_metric m[STRATA_MAX_METRICS];
-		size_t nm = suite->metrics(state, c, rs.median, m, STRATA_MAX_METRICS);
+		const double *f = t->per_rank + (size_t)r * RS_FIELDS;
 		json_t *pr = json_pack("{s:i,s:s,s:I,s:f,s:f,s:f,s:f}", "rank", r, "host",
-				       ri->hostnames[r], "n", (json_int_t)rs.n, "median_s", rs.median,
-				       "mean_s", rs.mean, "min_s", rs.min, "max_s", rs.max);
+				       ri->hostnames[r], "n", (json_int_t)f[RS_N], "median_s",
+				       f[RS_MEDIAN], "mean_s", f[RS_MEAN], "min_s", f[RS_MIN], "max_s",
+				       f[RS_MAX]);
+		struct strata_metric m[STRATA_MAX_METRICS];
+		size_t nm = suite->metrics(state, c, f[RS_MEDIAN], m, STRATA_MAX_METRICS);
 		if (nm > 0)
 			json_object_set_new(pr, "metric", json_pack("{s:s,s:s,s:f}", "name", m[0].name,
 								    "unit", m[0].unit, "value", m[0].value));
 		json_array_append_new(per_rank, pr);
-		off += (size_t)counts[r];
 	}
-	for (int i = 0; i < n; i++)
-		json_array_append_new(samples, json_real(step[i]));
+	for (int i = 0; i < t->n; i++)
+		json_array_append_new(samples, json_real(t->step[i]));
 	struct strata_stats st;
-	strata_stats_compute(step, (size_t)n, &st);
+	strata_stats_compute(t->step, (size_t)t->n, &st);
 	json_object_set_new(rec, "stats", stats_json(&st));
 	json_object_set_new(rec, "metrics", metrics_json(suite, state, c, &st));
 	json_object_set_new(rec, "samples_s", samples);
 	json_object_set_new(rec, "per_rank", per_rank);
-	free(step);
 }
 
 /* ---- one case ------------------------------------------------------------------ */
@@ -395,16 +389,15 @@ enum strata_outcome strata_measure_case(const struct strata_rank_info *ri,
 		}
 	}
 
-	double *all = NULL;
-	int *counts = NULL;
-	gather_samples(ri, &timed, &all, &counts);
+	struct timing timing;
+	collect_timing(ri, &timed, &timing);
 	if (ri->rank == 0) {
 		json_t *details = json_object();
 		if (suite->describe)
 			suite->describe(state, &c, details);
 		json_object_set_new(rec, "details", details);
-		if (reps > 0)
-			add_timing(rec, ri, suite, state, &c, all, counts);
+		if (timing.n > 0)
+			add_timing(rec, ri, suite, state, &c, &timing);
 		json_object_set_new(rec, "method",
 				    method_json(&spec->run, warm_iters, warm_s, reps, timed_s,
 						(suite->flags & STRATA_SUITE_COLLECTIVE) != 0));
@@ -413,8 +406,8 @@ enum strata_outcome strata_measure_case(const struct strata_rank_info *ri,
 		suite->describe(state, &c, scratch);
 		json_decref(scratch);
 	}
-	free(all);
-	free(counts);
+	free(timing.step);
+	free(timing.per_rank);
 	free(timed.v);
 
 teardown:
