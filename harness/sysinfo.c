@@ -155,8 +155,26 @@ json_t *strata_sysinfo_env(void)
 		"OMP_", "OPENBLAS_", "NCCL_", "UCX_", "OMPI_", "PMIX_", "CUDA_", "SLURM_",
 		"GOMP_", "KMP_", "MKL_", "HWLOC_", "I_MPI_", "FI_",
 	};
+	/* Launcher plumbing: differs on every run (URIs, pids, session
+	 * directories, rank numbers) and changes nothing measured; leaving it out
+	 * keeps environments of two runs comparable line by line. */
+	static const char *const plumbing[] = {
+		"OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix", "OMPI_MCA_initial_wdir",
+		"OMPI_MCA_shmem_RUNTIME_QUERY_hint", "OMPI_COMM_WORLD_", "OMPI_ARGV", "OMPI_COMMAND",
+		"OMPI_FIRST_RANKS", "OMPI_APP_CTX_NUM_PROCS", "OMPI_NUM_APP_CTX", "OMPI_UNIVERSE_SIZE",
+		"OMPI_FILE_LOCATION", "PMIX_SERVER_", "PMIX_NAMESPACE", "PMIX_RANK", "PMIX_ID",
+		"PMIX_HOSTNAME", "PMIX_VERSION", "PMIX_SECURITY_MODE", "PMIX_GDS_MODULE",
+		"PMIX_PTL_MODULE", "PMIX_BFROP_BUFFER_TYPE", "PMIX_DSTORE_", "PMIX_SYSTEM_TMPDIR",
+		"PMIX_SERVER_TMPDIR", "SLURM_TASK_PID", "SLURM_PROCID", "SLURM_LOCALID",
+		"SLURM_GTIDS", "SLURM_STEP_LAUNCHER_PORT", "SLURM_SRUN_COMM_",
+	};
 	json_t *env = json_object();
 	for (char **e = environ; e && *e; e++) {
+		int skip = 0;
+		for (size_t i = 0; i < sizeof(plumbing) / sizeof(plumbing[0]) && !skip; i++)
+			skip = strncmp(*e, plumbing[i], strlen(plumbing[i])) == 0;
+		if (skip)
+			continue;
 		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 			if (strncmp(*e, prefixes[i], strlen(prefixes[i])) != 0)
 				continue;

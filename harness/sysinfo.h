@@ -15,7 +15,9 @@ json_t *strata_sysinfo_versions(void);
 
 /* Every environment variable whose name starts with one of the prefixes that
  * change results: OMP_, OPENBLAS_, NCCL_, UCX_, OMPI_, PMIX_, CUDA_, SLURM_,
- * GOMP_, KMP_, MKL_, HWLOC_, I_MPI_, FI_. */
+ * GOMP_, KMP_, MKL_, HWLOC_, I_MPI_, FI_ — less the launcher's own plumbing
+ * (URIs, pids, session directories, rank numbers), which differs on every
+ * run and changes nothing measured. */
 json_t *strata_sysinfo_env(void);
 
 /* The CPUs this process is bound to, as a list string ("0-3,8"); the caller
