@@ -141,44 +141,77 @@ static int samples_push(struct samples *s, double x)
 	return 0;
 }
 
-/* One phase (warm-up or timed): iterate until the vote says stop.  Returns
- * the OR of the vote flags that ended it (VOTE_DONE on a normal end). */
-static int phase(const struct strata_rank_info *ri, const struct strata_suite *suite, void *state,
-		 const struct strata_case *c, int64_t min_iters, double min_s, int64_t max_iters,
-		 strata_monotime_ns case_deadline, struct samples *timed, int64_t *iters_done,
-		 double *phase_s, char *err_mine)
+/* A case and variant being measured: the suite's state plus everything the
+ * record will need.  Heap-allocated so c.err points into it for its life. */
+struct strata_trial {
+	const struct strata_rank_info *ri;
+	const struct strata_case_spec *spec;
+	struct strata_params params; /* effective parameters (variant overrides applied) */
+	char variant[64];
+	char key[2048];
+	struct strata_case c;
+	void *state;
+	int live;                    /* set up, and not stopped by a vote yet */
+	int last_rc;                 /* run_once's last return, carried across blocks */
+	int end_flags;               /* the vote flags that ended the timed phase */
+	enum strata_outcome outcome;
+	char err_mine[ERR_LEN];
+	char reason[2 * ERR_LEN + 256];
+	int64_t warm_iters, reps;
+	double warm_s, timed_s;
+	struct samples timed;
+	strata_monotime_ns t_case, deadline;
+	int64_t t_start_ms;
+	json_t *rec;                 /* rank 0 */
+};
+
+/* One phase (warm-up or timed) of a trial: iterate until the vote says stop,
+ * or until block_limit iterations have run (<= 0: no limit).  *n and
+ * *elapsed_s accumulate over the blocks of an interleaved run, so count and
+ * min_seconds apply to the trial's whole timed phase.  Returns the OR of the
+ * vote flags that ended it, 0 when the block limit did. */
+static int phase(struct strata_trial *t, struct samples *timed, int64_t min_iters, double min_s,
+		 int64_t max_iters, int64_t block_limit, int64_t *n, double *elapsed_s)
 {
+	const struct strata_rank_info *ri = t->ri;
+	const struct strata_suite *suite = t->spec->suite;
 	strata_monotime_ns t_phase = strata_now_ns();
-	int64_t n = 0;
-	int last_rc = 0;
+	double base_s = *elapsed_s;
+	int64_t in_block = 0;
+	strata_measure_set_deadline(t->deadline, t->key);
 	for (;;) {
 		strata_monotime_ns now = strata_now_ns();
+		if (block_limit > 0 && in_block >= block_limit) {
+			*elapsed_s = base_s + (double)(now - t_phase) * 1e-9;
+			return 0;
+		}
 		int flags = 0;
-		if (last_rc != 0)
+		if (t->last_rc != 0)
 			flags |= VOTE_ERROR;
 		if (strata_runner_signal())
 			flags |= VOTE_SIGNAL;
-		if ((n >= min_iters && (double)(now - t_phase) * 1e-9 >= min_s) || n >= max_iters)
+		if ((*n >= min_iters && base_s + (double)(now - t_phase) * 1e-9 >= min_s) ||
+		    *n >= max_iters)
 			flags |= VOTE_DONE;
-		if (now > case_deadline)
+		if (now > t->deadline)
 			flags |= VOTE_TIMEOUT;
 		MPI_Allreduce(MPI_IN_PLACE, &flags, 1, MPI_INT, MPI_BOR, ri->comm);
 		if (flags) {
-			*iters_done = n;
-			*phase_s = (double)(strata_now_ns() - t_phase) * 1e-9;
+			*elapsed_s = base_s + (double)(strata_now_ns() - t_phase) * 1e-9;
 			return flags;
 		}
 		MPI_Barrier(ri->comm);
 		strata_monotime_ns t0 = strata_now_ns();
-		last_rc = suite->run_once(state, c);
+		t->last_rc = suite->run_once(t->state, &t->c);
 		strata_monotime_ns t1 = strata_now_ns();
-		if (last_rc != 0 && !err_mine[0])
-			snprintf(err_mine, ERR_LEN, "run_once failed");
-		if (last_rc == 0 && timed && samples_push(timed, (double)(t1 - t0) * 1e-9) != 0) {
-			last_rc = -1;
-			snprintf(err_mine, ERR_LEN, "out of memory keeping samples");
+		if (t->last_rc != 0 && !t->err_mine[0])
+			snprintf(t->err_mine, ERR_LEN, "run_once failed");
+		if (t->last_rc == 0 && timed && samples_push(timed, (double)(t1 - t0) * 1e-9) != 0) {
+			t->last_rc = -1;
+			snprintf(t->err_mine, ERR_LEN, "out of memory keeping samples");
 		}
-		n++;
+		(*n)++;
+		in_block++;
 	}
 }
 
@@ -299,136 +332,199 @@ static void add_timing(json_t *rec, const struct strata_rank_info *ri,
 	json_object_set_new(rec, "per_rank", per_rank);
 }
 
-/* ---- one case ------------------------------------------------------------------ */
+/* ---- one trial ----------------------------------------------------------------- */
+
+struct strata_trial *strata_trial_begin(const struct strata_rank_info *ri,
+					const struct strata_case_spec *spec,
+					const struct strata_params *params, const char *variant,
+					double timeout_scale)
+{
+	struct strata_trial *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL; /* every rank of a node is out of memory alike, or the job dies anyway */
+	const struct strata_suite *suite = spec->suite;
+	t->ri = ri;
+	t->spec = spec;
+	t->params = *params;
+	snprintf(t->variant, sizeof(t->variant), "%s", variant);
+	t->c = (struct strata_case){ .comm = ri->comm, .rank = ri->rank, .nranks = ri->nranks,
+				     .local_rank = ri->local_rank, .local_size = ri->local_size,
+				     .params = &t->params, .err = t->err_mine,
+				     .err_len = sizeof(t->err_mine) };
+	/* The key names the case as the plan wrote it, so the variants of one
+	 * case share everything but the label. */
+	strata_metric_key(&spec->params, variant, t->key, sizeof(t->key));
+	t->t_case = strata_now_ns();
+	t->deadline = t->t_case + (strata_monotime_ns)(spec->run.timeout_s * timeout_scale * 1e9);
+	strata_measure_set_deadline(t->deadline, t->key);
+	t->t_start_ms = strata_wall_ms();
+	t->outcome = STRATA_PASSED;
+
+	if (ri->rank == 0) {
+		json_t *rec = json_object();
+		json_object_set_new(rec, "metric_key", json_string(t->key));
+		json_object_set_new(rec, "suite", json_string(suite->name));
+		json_object_set_new(rec, "variant", json_string(variant));
+		json_object_set_new(rec, "params", strata_params_to_json(&t->params));
+		int dev = strata_param_index(suite, "device");
+		json_object_set_new(rec, "backend", json_string(dev >= 0 ? t->params.v[dev].s : "cpu"));
+		json_object_set_new(rec, "ranks", json_integer(ri->nranks));
+		json_object_set_new(rec, "plan_line", json_integer(spec->line));
+		t->rec = rec;
+	}
+
+	int has_hooks = suite->setup && suite->run_once && suite->verify && suite->teardown &&
+			suite->metrics;
+	int rc = has_hooks ? suite->setup(&t->c, &t->state) : STRATA_ERROR;
+	if (!has_hooks)
+		snprintf(t->err_mine, sizeof(t->err_mine), "suite %s is not implemented", suite->name);
+	int setup_flags[2] = { rc < 0, rc == STRATA_SKIP };
+	MPI_Allreduce(MPI_IN_PLACE, setup_flags, 2, MPI_INT, MPI_MAX, ri->comm);
+	if (setup_flags[0] || setup_flags[1]) {
+		first_message(ri, rc != STRATA_OK, t->err_mine, t->reason, sizeof(t->reason));
+		t->outcome = setup_flags[0] ? STRATA_ERRORED : STRATA_SKIPPED;
+		if (t->state) {
+			suite->teardown(t->state);
+			t->state = NULL;
+		}
+		return t;
+	}
+	t->live = 1;
+	return t;
+}
+
+int strata_trial_live(const struct strata_trial *t)
+{
+	return t->live;
+}
+
+void strata_trial_warmup(struct strata_trial *t)
+{
+	if (!t->live)
+		return;
+	const struct strata_run_settings *rs = &t->spec->run;
+	int flags = phase(t, NULL, rs->warmup_iterations, rs->warmup_seconds, INT64_MAX, 0,
+			  &t->warm_iters, &t->warm_s);
+	if (flags != VOTE_DONE) {
+		t->end_flags = flags; /* error, signal or timeout during warm-up */
+		t->live = 0;
+	}
+	t->c.timed = 1;
+}
+
+int strata_trial_measure(struct strata_trial *t, int64_t block)
+{
+	if (!t->live)
+		return 0;
+	const struct strata_run_settings *rs = &t->spec->run;
+	int flags = phase(t, &t->timed, rs->repetitions, rs->min_seconds, rs->max_repetitions, block,
+			  &t->reps, &t->timed_s);
+	if (flags) {
+		t->end_flags = flags;
+		t->live = 0;
+	}
+	return t->live;
+}
+
+static void classify_end(struct strata_trial *t)
+{
+	const struct strata_rank_info *ri = t->ri;
+	int flags = t->end_flags;
+	if (flags & VOTE_ERROR) {
+		first_message(ri, t->err_mine[0] != 0, t->err_mine, t->reason, sizeof(t->reason));
+		t->outcome = STRATA_ERRORED;
+	} else if (flags & VOTE_SIGNAL) {
+		t->outcome = STRATA_INTERRUPTED;
+		snprintf(t->reason, sizeof(t->reason), "interrupted by signal %d after %lld repetitions",
+			 strata_runner_signal(), (long long)t->reps);
+	} else if (flags & VOTE_TIMEOUT) {
+		t->outcome = STRATA_TIMED_OUT;
+		snprintf(t->reason, sizeof(t->reason), "timeout_s %.17g reached after %lld repetitions",
+			 t->spec->run.timeout_s, (long long)t->reps);
+	}
+}
+
+enum strata_outcome strata_trial_end(struct strata_trial *t, json_t **record)
+{
+	const struct strata_rank_info *ri = t->ri;
+	const struct strata_suite *suite = t->spec->suite;
+	int64_t wrong_total = 0;
+	int verified = 0;
+	if (t->state) {
+		classify_end(t);
+		/* Verify whenever the suite ran, even when interrupted: what was
+		 * measured is kept only with the proof that it computed the right thing. */
+		if (t->outcome != STRATA_ERRORED) {
+			t->err_mine[0] = '\0';
+			int64_t wrong = suite->verify(t->state, &t->c);
+			int64_t sums[2] = { wrong > 0 ? wrong : 0, wrong < 0 ? 1 : 0 };
+			MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_INT64_T, MPI_SUM, ri->comm);
+			wrong_total = sums[0];
+			verified = 1;
+			if (sums[0] || sums[1]) {
+				char why[ERR_LEN + 64] = "";
+				first_message(ri, wrong != 0, t->err_mine, why, sizeof(why));
+				if (ri->rank == 0)
+					snprintf(t->reason, sizeof(t->reason),
+						 "validation: %lld wrong element(s) over all ranks; first: %s",
+						 (long long)sums[0], why);
+				if (t->outcome == STRATA_PASSED)
+					t->outcome = sums[1] && !sums[0] ? STRATA_ERRORED : STRATA_FAILED;
+			}
+		}
+		struct timing timing;
+		collect_timing(ri, &t->timed, &timing);
+		if (ri->rank == 0) {
+			json_t *details = json_object();
+			if (suite->describe)
+				suite->describe(t->state, &t->c, details);
+			json_object_set_new(t->rec, "details", details);
+			if (timing.n > 0)
+				add_timing(t->rec, ri, suite, t->state, &t->c, &timing);
+			json_object_set_new(t->rec, "method",
+					    method_json(&t->spec->run, t->warm_iters, t->warm_s, t->reps,
+							t->timed_s, (suite->flags & STRATA_SUITE_COLLECTIVE) != 0));
+		} else if (suite->describe) {
+			json_t *scratch = json_object(); /* describe works on every rank */
+			suite->describe(t->state, &t->c, scratch);
+			json_decref(scratch);
+		}
+		free(timing.step);
+		free(timing.per_rank);
+		suite->teardown(t->state);
+		t->state = NULL;
+	}
+	free(t->timed.v);
+	strata_measure_set_deadline(0, NULL);
+	enum strata_outcome outcome = t->outcome;
+	if (ri->rank == 0) {
+		json_t *rec = t->rec;
+		json_object_set_new(rec, "status", json_string(strata_outcome_name(outcome)));
+		if (t->reason[0])
+			json_object_set_new(rec, "reason", json_string(t->reason));
+		json_object_set_new(rec, "validation",
+				    json_pack("{s:b,s:I,s:b}", "checked", verified, "wrong",
+					      (json_int_t)wrong_total, "passed",
+					      verified && wrong_total == 0 && outcome != STRATA_FAILED));
+		json_object_set_new(rec, "time_start_ms", json_integer(t->t_start_ms));
+		json_object_set_new(rec, "time_end_ms", json_integer(strata_wall_ms()));
+		json_object_set_new(rec, "case_seconds",
+				    json_real((double)(strata_now_ns() - t->t_case) * 1e-9));
+		*record = rec;
+	} else {
+		*record = NULL;
+	}
+	free(t);
+	return outcome;
+}
 
 enum strata_outcome strata_measure_case(const struct strata_rank_info *ri,
 					const struct strata_case_spec *spec, const char *variant,
 					json_t **record)
 {
-	const struct strata_suite *suite = spec->suite;
-	char err_mine[ERR_LEN] = "", reason[2 * ERR_LEN + 256] = "";
-	struct strata_case c = { .comm = ri->comm, .rank = ri->rank, .nranks = ri->nranks,
-				 .local_rank = ri->local_rank, .local_size = ri->local_size,
-				 .params = &spec->params, .err = err_mine, .err_len = sizeof(err_mine) };
-	char key[2048];
-	strata_metric_key(&spec->params, variant, key, sizeof(key));
-	strata_monotime_ns t_case = strata_now_ns();
-	strata_monotime_ns deadline = t_case + (strata_monotime_ns)(spec->run.timeout_s * 1e9);
-	strata_measure_set_deadline(deadline, key);
-	int64_t t_start_ms = strata_wall_ms();
-
-	json_t *rec = NULL;
-	if (ri->rank == 0) {
-		rec = json_object();
-		json_object_set_new(rec, "metric_key", json_string(key));
-		json_object_set_new(rec, "suite", json_string(suite->name));
-		json_object_set_new(rec, "variant", json_string(variant));
-		json_object_set_new(rec, "params", strata_params_to_json(&spec->params));
-		int dev = strata_param_index(suite, "device");
-		json_object_set_new(rec, "backend", json_string(dev >= 0 ? spec->params.v[dev].s : "cpu"));
-		json_object_set_new(rec, "ranks", json_integer(ri->nranks));
-		json_object_set_new(rec, "plan_line", json_integer(spec->line));
-	}
-
-	enum strata_outcome outcome = STRATA_PASSED;
-	void *state = NULL;
-	int has_hooks = suite->setup && suite->run_once && suite->verify && suite->teardown &&
-			suite->metrics;
-	int rc = has_hooks ? suite->setup(&c, &state) : STRATA_ERROR;
-	if (!has_hooks)
-		snprintf(err_mine, sizeof(err_mine), "suite %s is not implemented", suite->name);
-	int setup_flags[2] = { rc < 0, rc == STRATA_SKIP };
-	MPI_Allreduce(MPI_IN_PLACE, setup_flags, 2, MPI_INT, MPI_MAX, ri->comm);
-	int64_t warm_iters = 0, reps = 0;
-	double warm_s = 0, timed_s = 0;
-	int64_t wrong_total = 0;
-	int verified = 0;
-	if (setup_flags[0] || setup_flags[1]) {
-		first_message(ri, rc != STRATA_OK, err_mine, reason, sizeof(reason));
-		outcome = setup_flags[0] ? STRATA_ERRORED : STRATA_SKIPPED;
-		goto teardown;
-	}
-
-	struct samples timed = { 0 };
-	int flags = phase(ri, suite, state, &c, spec->run.warmup_iterations, spec->run.warmup_seconds,
-			  INT64_MAX, deadline, NULL, &warm_iters, &warm_s, err_mine);
-	c.timed = 1;
-	if (flags == VOTE_DONE)
-		flags = phase(ri, suite, state, &c, spec->run.repetitions, spec->run.min_seconds,
-			      spec->run.max_repetitions, deadline, &timed, &reps, &timed_s, err_mine);
-	if (flags & VOTE_ERROR) {
-		first_message(ri, err_mine[0] != 0, err_mine, reason, sizeof(reason));
-		outcome = STRATA_ERRORED;
-	} else if (flags & VOTE_SIGNAL) {
-		outcome = STRATA_INTERRUPTED;
-		snprintf(reason, sizeof(reason), "interrupted by signal %d after %lld repetitions",
-			 strata_runner_signal(), (long long)reps);
-	} else if (flags & VOTE_TIMEOUT) {
-		outcome = STRATA_TIMED_OUT;
-		snprintf(reason, sizeof(reason), "timeout_s %.17g reached after %lld repetitions",
-			 spec->run.timeout_s, (long long)reps);
-	}
-
-	/* Verify whenever the suite ran, even when interrupted: what was measured
-	 * is kept only together with the proof that it computed the right thing. */
-	if (outcome != STRATA_ERRORED) {
-		err_mine[0] = '\0';
-		int64_t wrong = suite->verify(state, &c);
-		int64_t sums[2] = { wrong > 0 ? wrong : 0, wrong < 0 ? 1 : 0 };
-		MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_INT64_T, MPI_SUM, ri->comm);
-		wrong_total = sums[0];
-		verified = 1;
-		if (sums[0] || sums[1]) {
-			char why[ERR_LEN + 64] = "";
-			first_message(ri, wrong != 0, err_mine, why, sizeof(why));
-			if (ri->rank == 0)
-				snprintf(reason, sizeof(reason), "validation: %lld wrong element(s) over all ranks; first: %s",
-					 (long long)sums[0], why);
-			if (outcome == STRATA_PASSED)
-				outcome = sums[1] && !sums[0] ? STRATA_ERRORED : STRATA_FAILED;
-		}
-	}
-
-	struct timing timing;
-	collect_timing(ri, &timed, &timing);
-	if (ri->rank == 0) {
-		json_t *details = json_object();
-		if (suite->describe)
-			suite->describe(state, &c, details);
-		json_object_set_new(rec, "details", details);
-		if (timing.n > 0)
-			add_timing(rec, ri, suite, state, &c, &timing);
-		json_object_set_new(rec, "method",
-				    method_json(&spec->run, warm_iters, warm_s, reps, timed_s,
-						(suite->flags & STRATA_SUITE_COLLECTIVE) != 0));
-	} else if (suite->describe) {
-		json_t *scratch = json_object(); /* describe may be collective-free work on every rank */
-		suite->describe(state, &c, scratch);
-		json_decref(scratch);
-	}
-	free(timing.step);
-	free(timing.per_rank);
-	free(timed.v);
-
-teardown:
-	if (state)
-		suite->teardown(state);
-	strata_measure_set_deadline(0, NULL);
-	if (ri->rank == 0) {
-		json_object_set_new(rec, "status", json_string(strata_outcome_name(outcome)));
-		if (reason[0])
-			json_object_set_new(rec, "reason", json_string(reason));
-		json_object_set_new(rec, "validation",
-				    json_pack("{s:b,s:I,s:b}", "checked", verified, "wrong",
-					      (json_int_t)wrong_total, "passed",
-					      verified && wrong_total == 0 && outcome != STRATA_FAILED));
-		json_object_set_new(rec, "time_start_ms", json_integer(t_start_ms));
-		json_object_set_new(rec, "time_end_ms", json_integer(strata_wall_ms()));
-		json_object_set_new(rec, "case_seconds",
-				    json_real((double)(strata_now_ns() - t_case) * 1e-9));
-		*record = rec;
-	} else {
-		*record = NULL;
-	}
-	return outcome;
+	struct strata_trial *t = strata_trial_begin(ri, spec, &spec->params, variant, 1.0);
+	strata_trial_warmup(t);
+	while (strata_trial_measure(t, 0))
+		;
+	return strata_trial_end(t, record);
 }

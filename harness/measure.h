@@ -39,6 +39,26 @@ enum strata_outcome strata_measure_case(const struct strata_rank_info *ri,
 					const struct strata_case_spec *spec,
 					const char *variant, json_t **record);
 
+/* The same, in steps, so that the runner can interleave the variants of a
+ * case: begin (setup) every variant, warm each up, then alternate blocks of
+ * timed repetitions between them, then end each (verify, record, teardown).
+ * All are collective over ri->comm.  params are the effective parameters
+ * (the case's, with a variant's overrides); the deadline is timeout_s x
+ * timeout_scale from begin (interleaving n variants stretches a case's wall
+ * time n-fold). */
+struct strata_trial;
+struct strata_trial *strata_trial_begin(const struct strata_rank_info *ri,
+					const struct strata_case_spec *spec,
+					const struct strata_params *params, const char *variant,
+					double timeout_scale);
+int strata_trial_live(const struct strata_trial *t); /* set up and not yet stopped */
+void strata_trial_warmup(struct strata_trial *t);
+/* Up to block timed repetitions (<= 0: until done).  Returns whether the
+ * trial wants more. */
+int strata_trial_measure(struct strata_trial *t, int64_t block);
+/* Verify, describe, teardown; frees t.  Record as for strata_measure_case. */
+enum strata_outcome strata_trial_end(struct strata_trial *t, json_t **record);
+
 /* Start the watchdog thread: a rank that is still inside a case 30 s after
  * its deadline (a hung collective) prints what it was doing and exits with
  * STRATA_EXIT_RUNTIME, so the launcher ends the job instead of it hanging
