@@ -60,6 +60,8 @@ struct strata_run_settings strata_run_settings_default(void)
 		.min_seconds = 0,
 		.max_repetitions = 1000000,
 		.timeout_s = 600,
+		.variants_interleaved = 1,
+		.variant_block = 5,
 	};
 }
 
@@ -332,13 +334,36 @@ static int parse_run(struct ctx *x, yaml_node_t *map, struct strata_run_settings
 						     key2 ? key2 : "?");
 				}
 			}
+		} else if (!strcmp(key, "variants")) {
+			yaml_node_t *k2, *v2;
+			const char *key2;
+			if (expect_map(x, v, "run.variants"))
+				return -1;
+			FOR_PAIRS(x, v, k2, v2, key2) {
+				if (key2 && !strcmp(key2, "order")) {
+					const char *o = scalar(v2);
+					if (o && !strcmp(o, "interleaved"))
+						rs->variants_interleaved = 1;
+					else if (o && !strcmp(o, "sequential"))
+						rs->variants_interleaved = 0;
+					else
+						return errat(x, v2, "run.variants.order must be interleaved or sequential");
+				} else if (key2 && !strcmp(key2, "block")) {
+					if (get_int(x, v2, "run.variants.block", 1, &rs->variant_block))
+						return -1;
+				} else {
+					return errat(x, k2, "run.variants: unknown key '%s' (known: order, block)",
+						     key2 ? key2 : "?");
+				}
+			}
 		} else if (!strcmp(key, "timeout_s")) {
 			if (get_double(x, v, "run.timeout_s", &rs->timeout_s))
 				return -1;
 			if (rs->timeout_s <= 0)
 				return errat(x, v, "run.timeout_s must be > 0");
 		} else {
-			return errat(x, k, "run: unknown key '%s' (known: warmup, repetitions, timeout_s)", key);
+			return errat(x, k, "run: unknown key '%s' (known: warmup, repetitions, timeout_s, variants)",
+				     key);
 		}
 	}
 	if (rs->max_repetitions < rs->repetitions)
@@ -482,6 +507,58 @@ static int valid_label(const char *s)
 	return 1;
 }
 
+/* A variant's parameter overrides: each must be a parameter of at least one
+ * suite in the plan and a valid value for every such suite. */
+static int parse_variant_params(struct ctx *x, yaml_node_t *map, const struct strata_plan *plan,
+				struct strata_variant *var)
+{
+	yaml_node_t *k, *v;
+	const char *key;
+	if (expect_map(x, map, "variants.params"))
+		return -1;
+	FOR_PAIRS(x, map, k, v, key) {
+		const char *val = scalar(v);
+		if (!key || !val)
+			return errat(x, v, "variants.params: each entry is 'parameter: single value'");
+		int used = 0;
+		for (size_t i = 0; i < plan->n_cases; i++) {
+			int idx = strata_param_index(plan->cases[i].suite, key);
+			if (idx < 0)
+				continue;
+			used = 1;
+			struct strata_value tmp;
+			char why[512];
+			if (strata_value_parse(&plan->cases[i].suite->params[idx], val, &tmp, why, sizeof(why)))
+				return errat(x, v, "variants.params: %s (suite %s)", why,
+					     plan->cases[i].suite->name);
+		}
+		if (!used)
+			return errat(x, k, "variants.params: no suite in this plan has a parameter '%s'", key);
+		struct strata_env_kv *np = realloc(var->params, (var->n_params + 1) * sizeof(*np));
+		if (!np)
+			return errat(x, v, "out of memory");
+		var->params = np;
+		var->params[var->n_params].name = strdup(key);
+		var->params[var->n_params].value = strdup(val);
+		var->n_params++;
+	}
+	return 0;
+}
+
+void strata_variant_params(const struct strata_variant *v, const struct strata_case_spec *c,
+			   struct strata_params *out)
+{
+	*out = c->params;
+	for (size_t i = 0; i < v->n_params; i++) {
+		int idx = strata_param_index(c->suite, v->params[i].name);
+		char why[512];
+		struct strata_value tmp;
+		if (idx >= 0 &&
+		    strata_value_parse(&c->suite->params[idx], v->params[i].value, &tmp, why, sizeof(why)) == 0)
+			out->v[idx] = tmp;
+	}
+}
+
 static int parse_variants(struct ctx *x, yaml_node_t *seq, struct strata_plan *plan)
 {
 	if (!seq || seq->type != YAML_SEQUENCE_NODE || seq->data.sequence.items.start == seq->data.sequence.items.top)
@@ -527,8 +604,12 @@ static int parse_variants(struct ctx *x, yaml_node_t *seq, struct strata_plan *p
 					cur->env[cur->n_env].value = strdup(val);
 					cur->n_env++;
 				}
+			} else if (key && !strcmp(key, "params")) {
+				if (parse_variant_params(x, v, plan, cur))
+					return -1;
 			} else {
-				return errat(x, k, "variants: unknown key '%s' (known: label, env)", key ? key : "?");
+				return errat(x, k, "variants: unknown key '%s' (known: label, env, params)",
+					     key ? key : "?");
 			}
 		}
 		if (!cur->label[0])
@@ -684,6 +765,11 @@ void strata_plan_release(struct strata_plan *plan)
 			free(plan->variants[i].env[j].value);
 		}
 		free(plan->variants[i].env);
+		for (size_t j = 0; j < plan->variants[i].n_params; j++) {
+			free(plan->variants[i].params[j].name);
+			free(plan->variants[i].params[j].value);
+		}
+		free(plan->variants[i].params);
 	}
 	free(plan->variants);
 	memset(plan, 0, sizeof(*plan));
@@ -717,10 +803,12 @@ json_t *strata_params_to_json(const struct strata_params *p)
 
 static json_t *run_to_json(const struct strata_run_settings *r)
 {
-	return json_pack("{s:{s:I,s:f},s:{s:I,s:f,s:I},s:f}", "warmup", "iterations",
+	return json_pack("{s:{s:I,s:f},s:{s:I,s:f,s:I},s:f,s:{s:s,s:I}}", "warmup", "iterations",
 			 (json_int_t)r->warmup_iterations, "seconds", r->warmup_seconds, "repetitions",
 			 "count", (json_int_t)r->repetitions, "min_seconds", r->min_seconds, "max_count",
-			 (json_int_t)r->max_repetitions, "timeout_s", r->timeout_s);
+			 (json_int_t)r->max_repetitions, "timeout_s", r->timeout_s, "variants", "order",
+			 r->variants_interleaved ? "interleaved" : "sequential", "block",
+			 (json_int_t)r->variant_block);
 }
 
 json_t *strata_plan_to_json(const struct strata_plan *plan)
@@ -738,8 +826,12 @@ json_t *strata_plan_to_json(const struct strata_plan *plan)
 		for (size_t j = 0; j < plan->variants[i].n_env; j++)
 			json_object_set_new(env, plan->variants[i].env[j].name,
 					    json_string(plan->variants[i].env[j].value));
-		json_array_append_new(variants, json_pack("{s:s,s:o}", "label", plan->variants[i].label,
-							  "env", env));
+		json_t *params = json_object();
+		for (size_t j = 0; j < plan->variants[i].n_params; j++)
+			json_object_set_new(params, plan->variants[i].params[j].name,
+					    json_string(plan->variants[i].params[j].value));
+		json_array_append_new(variants, json_pack("{s:s,s:o,s:o}", "label", plan->variants[i].label,
+							  "env", env, "params", params));
 	}
 	return json_pack("{s:s,s:s*,s:s,s:o,s:o,s:o}", "name", plan->name, "description",
 			 plan->description, "source", plan->source, "run", run_to_json(&plan->run),

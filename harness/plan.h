@@ -7,14 +7,16 @@
  *     warmup: {iterations: N, seconds: S}
  *     repetitions: {count: N, min_seconds: S, max_count: N}
  *     timeout_s: S
+ *     variants: {order: interleaved|sequential, block: N}
  *   cases:                          required, non-empty
  *     - suite: NAME                 required; then the suite's parameters:
  *       PARAM: scalar | [a, b, ...] | {from: X, to: Y, factor: F | step: D}
  *       run: {...}                  overrides of the run defaults
  *       required: true|false        a skipped required case fails the run
- *   variants:                       the plan runs once per variant
+ *   variants:                       every case runs once per variant
  *     - label: NAME
- *       env: {VAR: value}
+ *       env: {VAR: value}           set with setenv around the variant's work
+ *       params: {PARAM: value}      overrides for the suites that have PARAM
  * Lists and ranges sweep: a case expands to the cartesian product of its
  * parameters' value lists (the last parameter of the suite's table varies
  * fastest).  Every error names file:line:column and the key.
@@ -36,6 +38,8 @@ struct strata_run_settings {
 	double min_seconds;        /* and at least this much timed time */
 	int64_t max_repetitions;   /* never more than this many */
 	double timeout_s;          /* per case; repetitions stop when reached */
+	int variants_interleaved;  /* blocks of repetitions alternate between variants */
+	int64_t variant_block;     /* repetitions per block when interleaved */
 };
 
 struct strata_case_spec {
@@ -55,6 +59,8 @@ struct strata_variant {
 	char label[64];
 	struct strata_env_kv *env;
 	size_t n_env;
+	struct strata_env_kv *params; /* name -> value text, validated against the cases */
+	size_t n_params;
 };
 
 struct strata_plan {
@@ -91,6 +97,12 @@ json_t *strata_params_to_json(const struct strata_params *p);
  * suite's table order, values canonical, so records of two runs align. */
 void strata_metric_key(const struct strata_params *p, const char *variant,
 		       char *buf, size_t len);
+
+/* The parameters a case runs with under a variant: the case's own, with the
+ * variant's overrides for the parameters its suite has.  Values were
+ * validated when the plan was parsed. */
+void strata_variant_params(const struct strata_variant *v, const struct strata_case_spec *c,
+			   struct strata_params *out);
 
 /* Built-in run defaults. */
 struct strata_run_settings strata_run_settings_default(void);

@@ -228,70 +228,204 @@ static void print_case(size_t idx, size_t total, enum strata_outcome o, const js
 	fflush(stdout);
 }
 
-static void set_variant_env(const struct strata_variant *v)
+/* The environment as it was before any variant touched it, so switching
+ * variants restores what the user had set rather than unsetting it. */
+struct env_saved {
+	char *name;
+	char *value; /* NULL: was unset */
+};
+
+static struct env_saved *save_env(const struct strata_plan *plan, size_t *n)
 {
-	/* Set directly, never through a shell. */
-	for (size_t i = 0; i < v->n_env; i++)
+	struct env_saved *saved = NULL;
+	*n = 0;
+	for (size_t vi = 0; vi < plan->n_variants; vi++) {
+		for (size_t j = 0; j < plan->variants[vi].n_env; j++) {
+			const char *name = plan->variants[vi].env[j].name;
+			size_t k;
+			for (k = 0; k < *n && strcmp(saved[k].name, name); k++)
+				;
+			if (k < *n)
+				continue;
+			struct env_saved *ns = realloc(saved, (*n + 1) * sizeof(*ns));
+			if (!ns)
+				return saved;
+			saved = ns;
+			const char *cur = getenv(name);
+			saved[*n].name = strdup(name);
+			saved[*n].value = cur ? strdup(cur) : NULL;
+			(*n)++;
+		}
+	}
+	return saved;
+}
+
+/* Put the saved environment back, then apply variant v (if any).  Set
+ * directly with setenv, never through a shell. */
+static void apply_env(const struct env_saved *saved, size_t n, const struct strata_variant *v)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (saved[i].value)
+			setenv(saved[i].name, saved[i].value, 1);
+		else
+			unsetenv(saved[i].name);
+	}
+	for (size_t i = 0; v && i < v->n_env; i++)
 		setenv(v->env[i].name, v->env[i].value, 1);
 }
 
-static void unset_variant_env(const struct strata_variant *v)
+static void free_env(struct env_saved *saved, size_t n)
 {
-	for (size_t i = 0; i < v->n_env; i++)
-		unsetenv(v->env[i].name);
+	for (size_t i = 0; i < n; i++) {
+		free(saved[i].name);
+		free(saved[i].value);
+	}
+	free(saved);
 }
 
-static void run_cases(struct run_state *S)
+/* Record one finished trial: results.jsonl, MLLOG, console. */
+static void record_trial(struct run_state *S, size_t idx, size_t total, const char *key,
+			 enum strata_outcome o, json_t *rec, json_t *interleave)
+{
+	S->n_by_outcome[o]++;
+	if (S->ri.rank != 0) {
+		json_decref(interleave);
+		return;
+	}
+	json_t *full = json_pack("{s:i,s:s,s:s,s:I}", "schema_version", STRATA_SCHEMA_VERSION, "type",
+				 "case", "run_id",
+				 json_string_value(json_object_get(S->manifest, "run_id")), "case_index",
+				 (json_int_t)idx);
+	json_object_update(full, rec);
+	json_decref(rec);
+	if (interleave)
+		json_object_set_new(full, "interleave", interleave);
+	char err[ERR_LEN];
+	if (strata_results_append(&S->res, full, err, sizeof(err)) != 0)
+		fprintf(stderr, "strata: %s\n", err);
+	const char *name;
+	json_t *m;
+	json_object_foreach(json_object_get(full, "metrics"), name, m) {
+		strata_results_mllog(&S->res, "POINT_IN_TIME", "result",
+				     json_real(json_real_value(json_object_get(m, "median"))),
+				     json_pack("{s:s,s:s,s:s}", "metric_key", key, "metric", name, "unit",
+					       json_string_value(json_object_get(m, "unit"))));
+	}
+	strata_results_mllog(&S->res, "INTERVAL_END", "case_stop", json_string(key),
+			     json_pack("{s:s,s:I}", "status", strata_outcome_name(o), "case_index",
+				       (json_int_t)idx));
+	print_case(idx, total, o, full);
+	json_decref(full);
+}
+
+static void mllog_case_start(struct run_state *S, const char *key, size_t idx)
+{
+	if (S->ri.rank == 0)
+		strata_results_mllog(&S->res, "INTERVAL_START", "case_start", json_string(key),
+				     json_pack("{s:I}", "case_index", (json_int_t)idx));
+}
+
+/* Variants one after the other: every case of variant 1, then of variant 2. */
+static int run_sequential(struct run_state *S, const struct env_saved *saved, size_t n_saved)
 {
 	size_t total = S->plan.n_cases * S->plan.n_variants, idx = 0;
 	for (size_t vi = 0; vi < S->plan.n_variants; vi++) {
 		const struct strata_variant *var = &S->plan.variants[vi];
-		set_variant_env(var);
+		apply_env(saved, n_saved, var);
 		for (size_t ci = 0; ci < S->plan.n_cases; ci++) {
 			const struct strata_case_spec *spec = &S->plan.cases[ci];
-			idx++;
+			struct strata_params params;
+			strata_variant_params(var, spec, &params);
 			char key[2048];
 			strata_metric_key(&spec->params, var->label, key, sizeof(key));
-			if (S->ri.rank == 0)
-				strata_results_mllog(&S->res, "INTERVAL_START", "case_start",
-						     json_string(key),
-						     json_pack("{s:I}", "case_index", (json_int_t)idx));
+			mllog_case_start(S, key, ++idx);
+			struct strata_trial *t = strata_trial_begin(&S->ri, spec, &params, var->label, 1.0);
+			strata_trial_warmup(t);
+			while (strata_trial_measure(t, 0))
+				;
 			json_t *rec = NULL;
-			enum strata_outcome o = strata_measure_case(&S->ri, spec, var->label, &rec);
-			S->n_by_outcome[o]++;
+			enum strata_outcome o = strata_trial_end(t, &rec);
 			if (o == STRATA_SKIPPED && spec->required)
 				S->required_skipped++;
-			if (S->ri.rank == 0) {
-				json_t *full = json_pack("{s:i,s:s,s:s,s:I}", "schema_version",
-							 STRATA_SCHEMA_VERSION, "type", "case", "run_id",
-							 json_string_value(json_object_get(S->manifest, "run_id")),
-							 "case_index", (json_int_t)idx);
-				json_object_update(full, rec);
-				json_decref(rec);
-				char err[ERR_LEN];
-				if (strata_results_append(&S->res, full, err, sizeof(err)) != 0)
-					fprintf(stderr, "strata: %s\n", err);
-				json_t *metrics = json_object_get(full, "metrics");
-				const char *name;
-				json_t *m;
-				json_object_foreach(metrics, name, m) {
-					strata_results_mllog(&S->res, "POINT_IN_TIME", "result",
-							     json_real(json_real_value(json_object_get(m, "median"))),
-							     json_pack("{s:s,s:s,s:s}", "metric_key", key,
-								       "metric", name, "unit",
-								       json_string_value(json_object_get(m, "unit"))));
-				}
-				strata_results_mllog(&S->res, "INTERVAL_END", "case_stop", json_string(key),
-						     json_pack("{s:s,s:I}", "status", strata_outcome_name(o),
-							       "case_index", (json_int_t)idx));
-				print_case(idx, total, o, full);
-				json_decref(full);
-			}
+			record_trial(S, idx, total, key, o, rec, NULL);
 			if (o == STRATA_INTERRUPTED)
-				return;
+				return -1;
 		}
-		unset_variant_env(var);
 	}
+	return 0;
+}
+
+/* Variants interleaved: for each case, every variant is set up, then blocks
+ * of repetitions alternate A, B, A, B ... so drift of the machine (thermal,
+ * noisy neighbours, other jobs) hits every variant alike, and sample i of
+ * one variant can be paired with sample i of another. */
+static int run_interleaved(struct run_state *S, const struct env_saved *saved, size_t n_saved)
+{
+	size_t nv = S->plan.n_variants, total = S->plan.n_cases * nv, idx = 0;
+	struct strata_trial **trials = calloc(nv, sizeof(*trials));
+	char(*keys)[2048] = calloc(nv, sizeof(*keys));
+	int stop = 0;
+	for (size_t ci = 0; ci < S->plan.n_cases && !stop; ci++) {
+		const struct strata_case_spec *spec = &S->plan.cases[ci];
+		for (size_t vi = 0; vi < nv; vi++) {
+			const struct strata_variant *var = &S->plan.variants[vi];
+			struct strata_params params;
+			strata_variant_params(var, spec, &params);
+			strata_metric_key(&spec->params, var->label, keys[vi], sizeof(keys[vi]));
+			mllog_case_start(S, keys[vi], idx + vi + 1);
+			apply_env(saved, n_saved, var);
+			trials[vi] = strata_trial_begin(&S->ri, spec, &params, var->label, (double)nv);
+		}
+		for (size_t vi = 0; vi < nv; vi++) {
+			apply_env(saved, n_saved, &S->plan.variants[vi]);
+			strata_trial_warmup(trials[vi]);
+		}
+		int64_t blocks = 0;
+		for (int any = 1; any;) {
+			any = 0;
+			for (size_t vi = 0; vi < nv; vi++) {
+				if (!strata_trial_live(trials[vi]))
+					continue;
+				apply_env(saved, n_saved, &S->plan.variants[vi]);
+				any |= strata_trial_measure(trials[vi], spec->run.variant_block);
+			}
+			blocks++;
+		}
+		json_t *labels = json_array();
+		for (size_t vi = 0; vi < nv; vi++)
+			json_array_append_new(labels, json_string(S->plan.variants[vi].label));
+		for (size_t vi = 0; vi < nv; vi++) {
+			apply_env(saved, n_saved, &S->plan.variants[vi]);
+			json_t *rec = NULL;
+			enum strata_outcome o = strata_trial_end(trials[vi], &rec);
+			if (o == STRATA_SKIPPED && spec->required)
+				S->required_skipped++;
+			json_t *il = json_pack("{s:s,s:I,s:I,s:O,s:i}", "order", "interleaved", "block",
+					       (json_int_t)spec->run.variant_block, "blocks",
+					       (json_int_t)blocks, "variants", labels, "position", (int)vi);
+			record_trial(S, ++idx, total, keys[vi], o, rec, il);
+			if (o == STRATA_INTERRUPTED)
+				stop = 1;
+		}
+		json_decref(labels);
+	}
+	free(trials);
+	free(keys);
+	return stop ? -1 : 0;
+}
+
+static void run_cases(struct run_state *S)
+{
+	size_t n_saved = 0;
+	struct env_saved *saved = save_env(&S->plan, &n_saved);
+	/* The plan-wide setting decides the order (per-case overrides of it
+	 * would make the order of cases ambiguous). */
+	if (S->plan.n_variants > 1 && S->plan.run.variants_interleaved)
+		run_interleaved(S, saved, n_saved);
+	else
+		run_sequential(S, saved, n_saved);
+	apply_env(saved, n_saved, NULL);
+	free_env(saved, n_saved);
 }
 
 static int exit_code_of(const struct run_state *S)

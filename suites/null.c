@@ -2,6 +2,7 @@
  * null engine).  It exercises setup/warm-up/repetitions/verify/teardown
  * without hardware, and can be told to fail, skip or sleep so tests can check
  * how the runner records each outcome.  It is not a benchmark of anything. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,8 @@
 #include "harness/suite.h"
 
 struct null_state {
+	char probe_name[STRATA_VALUE_STR];
+	char probe_value[256];   /* what run_once last saw; "(unset)" if unset */
 	int64_t iterations;  /* run_once calls so far */
 	double sleep_s;      /* per iteration */
 	const char *fail;    /* none|setup|verify|run */
@@ -23,6 +26,8 @@ static const struct strata_param_def null_params[] = {
 	  .help = "test hook: make this stage fail (or setup skip)" },
 	{ .name = "bytes", .type = STRATA_PT_SIZE, .def = "0", .min = 0, .max = 1e18,
 	  .help = "nominal bytes per iteration, to exercise rate metrics" },
+	{ .name = "env_probe", .type = STRATA_PT_STRING, .def = "\"\"",
+	  .help = "test hook: record this environment variable's value as run_once saw it" },
 };
 
 static int null_setup(const struct strata_case *c, void **state)
@@ -42,6 +47,7 @@ static int null_setup(const struct strata_case *c, void **state)
 		return STRATA_ERROR;
 	}
 	s->sleep_s = strata_params_double(c->params, "sleep_us") * 1e-6;
+	snprintf(s->probe_name, sizeof(s->probe_name), "%s", strata_params_str(c->params, "env_probe"));
 	s->fail = fail;
 	*state = s;
 	return STRATA_OK;
@@ -51,6 +57,10 @@ static int null_run_once(void *state, const struct strata_case *c)
 {
 	struct null_state *s = state;
 	s->iterations++;
+	if (s->probe_name[0]) {
+		const char *v = getenv(s->probe_name);
+		snprintf(s->probe_value, sizeof(s->probe_value), "%s", v ? v : "(unset)");
+	}
 	if (strcmp(s->fail, "run") == 0) {
 		strata_case_errorf(c, "null suite asked to fail in run");
 		return STRATA_ERROR;
@@ -91,6 +101,15 @@ static size_t null_metrics(const void *state, const struct strata_case *c, doubl
 	return n;
 }
 
+static void null_describe(const void *state, const struct strata_case *c, json_t *details)
+{
+	const struct null_state *s = state;
+	(void)c;
+	json_object_set_new(details, "iterations", json_integer(s->iterations));
+	if (s->probe_name[0])
+		json_object_set_new(details, "env_probe", json_string(s->probe_value));
+}
+
 const struct strata_suite strata_suite_null = {
 	.name = "null",
 	.summary = "measures only the runner's own overhead; test hooks for failure paths",
@@ -101,4 +120,5 @@ const struct strata_suite strata_suite_null = {
 	.verify = null_verify,
 	.teardown = null_teardown,
 	.metrics = null_metrics,
+	.describe = null_describe,
 };

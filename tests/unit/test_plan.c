@@ -87,6 +87,29 @@ static void test_run_overrides_and_variants(void **unused)
 	strata_plan_release(&plan);
 }
 
+static void test_variant_params_and_order(void **unused)
+{
+	(void)unused;
+	struct strata_plan plan;
+	const char *text = "name: p\nrun: {variants: {order: sequential, block: 3}}\n"
+			   "cases:\n  - {suite: null, sleep_us: 5}\n  - {suite: gemm, m: 8, n: 8, k: 8}\n"
+			   "variants:\n  - label: a\n  - label: b\n    params: {sleep_us: 7, threads: 1}\n";
+	assert_int_equal(parse(text, &plan), 0);
+	assert_int_equal(plan.run.variants_interleaved, 0);
+	assert_int_equal(plan.cases[0].run.variant_block, 3);
+	struct strata_params eff;
+	strata_variant_params(&plan.variants[1], &plan.cases[0], &eff);
+	assert_true(strata_params_double(&eff, "sleep_us") == 7.0);
+	assert_true(strata_params_double(&plan.cases[0].params, "sleep_us") == 5.0); /* untouched */
+	strata_variant_params(&plan.variants[1], &plan.cases[1], &eff);
+	assert_int_equal(strata_params_int(&eff, "threads"), 1);
+	strata_variant_params(&plan.variants[0], &plan.cases[1], &eff);
+	assert_int_equal(strata_params_int(&eff, "threads"), 0);
+	strata_plan_release(&plan);
+	struct strata_run_settings d = strata_run_settings_default();
+	assert_int_equal(d.variants_interleaved, 1);
+}
+
 static void test_metric_key_is_canonical(void **unused)
 {
 	(void)unused;
@@ -97,7 +120,7 @@ static void test_metric_key_is_canonical(void **unused)
 	strata_metric_key(&a.cases[0].params, "v", ka, sizeof(ka));
 	strata_metric_key(&b.cases[0].params, "v", kb, sizeof(kb));
 	assert_string_equal(ka, kb);
-	assert_string_equal(ka, "null[device=cpu,sleep_us=0,fail=none,bytes=1024]@v");
+	assert_string_equal(ka, "null[device=cpu,sleep_us=0,fail=none,bytes=1024,env_probe=]@v");
 	strata_plan_release(&a);
 	strata_plan_release(&b);
 }
@@ -128,6 +151,12 @@ static const struct bad {
 	{ "name: p\ncases:\n  - suite: null\nvariants:\n  - label: a b\n", "plan.yaml:5:12:", "variants.label" },
 	{ "name: p\ncases:\n  - suite: null\nvariants:\n  - label: a\n    env: {1BAD: x}\n", "plan.yaml:6:11:", "not a variable name" },
 	{ "name: p\ncases:\n  - suite: null\n    required: maybe\n", "plan.yaml:4:15:", "required" },
+	{ "name: p\ncases:\n  - suite: null\nvariants:\n  - label: a\n    params: {colour: red}\n",
+	  "plan.yaml:6:14:", "no suite in this plan has a parameter 'colour'" },
+	{ "name: p\ncases:\n  - suite: null\nvariants:\n  - label: a\n    params: {sleep_us: -1}\n",
+	  "plan.yaml:6:24:", "out of range" },
+	{ "name: p\nrun: {variants: {order: random}}\ncases:\n  - suite: null\n", "plan.yaml:2:25:",
+	  "run.variants.order" },
 	{ "name: p\ncases:\n  - suite: null\n   bytes: [1\n", "plan.yaml:", "YAML syntax error" },
 };
 
@@ -166,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_lists_sweep_cartesian),
 		cmocka_unit_test(test_range_factor_and_step),
 		cmocka_unit_test(test_run_overrides_and_variants),
+		cmocka_unit_test(test_variant_params_and_order),
 		cmocka_unit_test(test_metric_key_is_canonical),
 		cmocka_unit_test(test_bad_inputs_name_file_line_and_key),
 		cmocka_unit_test(test_every_suite_default_expands),
