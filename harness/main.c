@@ -3,7 +3,10 @@
  *   strata run PLAN.yaml [-o DIR]   run a plan (under mpirun/srun, or alone as one rank)
  *   strata validate PLAN.yaml       check a plan without running it
  *   strata list [SUITE]             suites and their parameters
- *   strata report RUN_DIR           RUN_DIR/summary.md from the results
+ *   strata topo [--policy P] ...    the topology and each local rank's binding
+ *   strata trace merge RUN_DIR      one timeline of all ranks' traces, and their summary
+ *   strata report RUN_DIR           RUN_DIR/summary.md and report.html from the results
+ *   strata compare|check|history|estimate ...   reporting commands (reports/cli.c)
  *   strata --version                version, git commit, compiled backends
  */
 #include <getopt.h>
@@ -14,10 +17,12 @@
 #include <mpi.h>
 
 #include "harness/plan.h"
-#include "reports/report.h"
+#include "reports/cli.h"
 #include "harness/runner.h"
 #include "harness/suite.h"
 #include "harness/sysinfo.h"
+#include "harness/topo.h"
+#include "harness/trace.h"
 #include "strata_config.h"
 
 static void usage(FILE *f)
@@ -30,12 +35,18 @@ static void usage(FILE *f)
 		"      --results-base DIR   parent of generated run directories (default: results)\n"
 		"  validate PLAN.yaml       parse and validate a plan, print the expanded cases\n"
 		"  list [SUITE]             suites, their parameters, types, defaults and help\n"
-		"  report RUN_DIR           write RUN_DIR/summary.md from a results directory\n"
+		"  topo [--policy P] [--ranks-per-node N] [--xml FILE | --synthetic DESC] [--json]\n"
+		"                           what hwloc sees, the NIC per GPU and each local rank's\n"
+		"                           binding under policy P (none, core, numa, gpu-local)\n"
+		"  trace merge RUN_DIR      one timeline of every rank's trace on rank 0's clock\n"
+		"                           (RUN_DIR/trace/merged.json) and the trace summary\n"
+		"%s"
 		"  --version                version, git commit and compiled backends\n"
 		"\n"
 		"exit codes: 0 all cases passed; 1 a benchmark failed validation; 2 bad input;\n"
 		"            3 runtime/infrastructure error, interrupted or timed out; 4 a\n"
-		"            performance threshold was not met\n");
+		"            performance threshold was not met\n",
+		strata_cli_usage);
 }
 
 static void print_version(void)
@@ -77,7 +88,8 @@ static int cmd_list(int argc, char **argv)
 	printf("Sizes: K, M, G, T (or KiB, MiB, GiB, TiB) are powers of 1024, as in nccl-tests.\n"
 	       "A list value [a, b] or a range {from: A, to: B, factor: F | step: D} sweeps.\n"
 	       "Every case also takes: run: {warmup: {iterations, seconds}, repetitions: {count,\n"
-	       "min_seconds, max_count}, timeout_s} and required: true|false.\n\n");
+	       "min_seconds, max_count}, timeout_s, binding: none|core|numa|gpu-local, trace:\n"
+	       "{enabled, max_repetitions}, perf_counters} and required: true|false.\n\n");
 	for (size_t i = 0; i < strata_suite_count(); i++) {
 		list_suite(strata_suite_at(i));
 		printf("\n");
@@ -109,40 +121,6 @@ static int cmd_validate(int argc, char **argv)
 	}
 	strata_plan_release(&plan);
 	free(text);
-	return 0;
-}
-
-static int cmd_report(int argc, char **argv)
-{
-	if (argc != 3) {
-		usage(stderr);
-		return STRATA_EXIT_BAD_INPUT;
-	}
-	char err[4096], path[4200];
-	struct strata_run run;
-	if (strata_run_load(argv[2], &run, err, sizeof(err)) != 0) {
-		fprintf(stderr, "strata report: %s\n", err);
-		return STRATA_EXIT_BAD_INPUT;
-	}
-	if (run.bad_line)
-		fprintf(stderr, "strata report: warning: %s/results.jsonl:%zu is truncated or corrupt; "
-				"reporting the %zu record(s) before it\n",
-			argv[2], run.bad_line, json_array_size(run.records));
-	snprintf(path, sizeof(path), "%s/summary.md", argv[2]);
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		fprintf(stderr, "strata report: %s: cannot write\n", path);
-		strata_run_release(&run);
-		return STRATA_EXIT_RUNTIME;
-	}
-	strata_report_markdown(&run, f);
-	int bad = fclose(f) != 0;
-	strata_run_release(&run);
-	if (bad) {
-		fprintf(stderr, "strata report: %s: write failed\n", path);
-		return STRATA_EXIT_RUNTIME;
-	}
-	printf("strata report: wrote %s\n", path);
 	return 0;
 }
 
@@ -210,7 +188,19 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(argc, argv);
 	if (!strcmp(cmd, "report"))
-		return cmd_report(argc, argv);
+		return strata_cli_report(argc, argv);
+	if (!strcmp(cmd, "compare"))
+		return strata_cli_compare(argc, argv);
+	if (!strcmp(cmd, "check"))
+		return strata_cli_check(argc, argv);
+	if (!strcmp(cmd, "history"))
+		return strata_cli_history(argc, argv);
+	if (!strcmp(cmd, "estimate"))
+		return strata_cli_estimate(argc, argv);
+	if (!strcmp(cmd, "topo"))
+		return strata_topo_main(argc, argv);
+	if (!strcmp(cmd, "trace"))
+		return strata_trace_main(argc, argv);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc, argv);
 	fprintf(stderr, "strata: unknown command '%s'\n", cmd);

@@ -25,10 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness/case_instr.h"
 #include "harness/runner.h"
 #include "harness/stats.h"
 #include "harness/suite.h"
 #include "harness/timer.h"
+#include "harness/watchdog.h"
 
 #define ERR_LEN 1024
 
@@ -51,49 +53,6 @@ const char *strata_outcome_name(enum strata_outcome o)
 	case STRATA_TIMED_OUT: return "timeout";
 	}
 	return "?";
-}
-
-/* ---- watchdog ------------------------------------------------------------ */
-
-static _Atomic long long watchdog_deadline_ns;
-static char watchdog_what[2048];
-static int watchdog_rank;
-
-void strata_measure_set_deadline(long long deadline_ns, const char *what)
-{
-	atomic_store(&watchdog_deadline_ns, 0);
-	if (what)
-		snprintf(watchdog_what, sizeof(watchdog_what), "%s", what);
-	atomic_store(&watchdog_deadline_ns, deadline_ns);
-}
-
-static void *watchdog_main(void *arg)
-{
-	(void)arg;
-	const long long grace_ns = 30LL * 1000000000LL;
-	for (;;) {
-		sleep(1);
-		long long d = atomic_load(&watchdog_deadline_ns);
-		if (d > 0 && strata_now_ns() > d + grace_ns) {
-			char host[256] = "?";
-			gethostname(host, sizeof(host) - 1);
-			fprintf(stderr,
-				"strata: rank %d on %s: case %s is still running 30 s after its timeout_s; "
-				"a rank is probably hung; aborting the run (results so far are kept, the run is marked incomplete)\n",
-				watchdog_rank, host, watchdog_what);
-			fflush(stderr);
-			_exit(STRATA_EXIT_RUNTIME);
-		}
-	}
-	return NULL;
-}
-
-void strata_measure_start_watchdog(int rank)
-{
-	watchdog_rank = rank;
-	pthread_t t;
-	if (pthread_create(&t, NULL, watchdog_main, NULL) == 0)
-		pthread_detach(t);
 }
 
 /* ---- small MPI helpers ----------------------------------------------------- */
@@ -163,6 +122,8 @@ struct strata_trial {
 	strata_monotime_ns t_case, deadline;
 	int64_t t_start_ms;
 	json_t *rec;                 /* rank 0 */
+	struct strata_case_instr instr; /* binding, trace spans, counters (case_instr.h) */
+	int device_timed;            /* a sample came from suite->device_seconds */
 };
 
 /* One phase (warm-up or timed) of a trial: iterate until the vote says stop,
@@ -178,7 +139,7 @@ static int phase(struct strata_trial *t, struct samples *timed, int64_t min_iter
 	strata_monotime_ns t_phase = strata_now_ns();
 	double base_s = *elapsed_s;
 	int64_t in_block = 0;
-	strata_measure_set_deadline(t->deadline, t->key);
+	strata_watchdog_set_case(t->deadline, t->key);
 	for (;;) {
 		strata_monotime_ns now = strata_now_ns();
 		if (block_limit > 0 && in_block >= block_limit) {
@@ -195,18 +156,52 @@ static int phase(struct strata_trial *t, struct samples *timed, int64_t min_iter
 			flags |= VOTE_DONE;
 		if (now > t->deadline)
 			flags |= VOTE_TIMEOUT;
-		MPI_Allreduce(MPI_IN_PLACE, &flags, 1, MPI_INT, MPI_BOR, ri->comm);
+		/* MPI_Allreduce(BOR), waiting with dead and hung rank checks. */
+		strata_monotime_ns t_vote = t->instr.tracing ? strata_now_ns() : 0;
+		strata_watchdog_vote(ri->comm, &flags, timed != NULL, *n + 1);
+		if (t->instr.tracing)
+			strata_instr_mpi(&t->instr, "MPI_Allreduce", "stop vote", t_vote, strata_now_ns());
 		if (flags) {
 			*elapsed_s = base_s + (double)(strata_now_ns() - t_phase) * 1e-9;
 			return flags;
 		}
-		MPI_Barrier(ri->comm);
+		if (suite->prepare) {
+			/* Untimed per-repetition preparation; the ranks agree on failure
+			 * so none is left waiting in the barrier below. */
+			int bad = suite->prepare(t->state, &t->c) != STRATA_OK;
+			if (bad && !t->err_mine[0])
+				snprintf(t->err_mine, ERR_LEN, "prepare failed");
+			MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, ri->comm);
+			if (bad) {
+				t->last_rc = STRATA_ERROR;
+				*elapsed_s = base_s + (double)(strata_now_ns() - t_phase) * 1e-9;
+				return VOTE_ERROR;
+			}
+		}
+		if (t->instr.tracing) { /* the traced pass (case_instr.h) */
+			strata_monotime_ns t_bar = strata_now_ns();
+			MPI_Barrier(ri->comm);
+			strata_instr_mpi(&t->instr, "MPI_Barrier", "start of repetition", t_bar, strata_now_ns());
+			strata_instr_rep_begin(&t->instr);
+		} else {
+			MPI_Barrier(ri->comm);
+		}
 		strata_monotime_ns t0 = strata_now_ns();
 		t->last_rc = suite->run_once(t->state, &t->c);
 		strata_monotime_ns t1 = strata_now_ns();
+		if (t->instr.tracing)
+			strata_instr_rep_end(&t->instr, *n + 1, t0, t1);
 		if (t->last_rc != 0 && !t->err_mine[0])
 			snprintf(t->err_mine, ERR_LEN, "run_once failed");
-		if (t->last_rc == 0 && timed && samples_push(timed, (double)(t1 - t0) * 1e-9) != 0) {
+		double sample_s = (double)(t1 - t0) * 1e-9;
+		if (t->last_rc == 0 && suite->device_seconds) {
+			double dev_s = suite->device_seconds(t->state);
+			if (dev_s > 0) {
+				sample_s = dev_s; /* CUDA events: see suite.h */
+				t->device_timed = 1;
+			}
+		}
+		if (t->last_rc == 0 && timed && samples_push(timed, sample_s) != 0) {
 			t->last_rc = -1;
 			snprintf(t->err_mine, ERR_LEN, "out of memory keeping samples");
 		}
@@ -251,11 +246,17 @@ static json_t *metrics_json(const struct strata_suite *suite, void *state,
 	return m;
 }
 
+/* The timer of a case whose samples came from the suite's device_seconds. */
+#define DEVICE_TIMER_NAME                                                                 \
+	"CUDA events (cudaEventElapsedTime) around each repetition's batch of launches on " \
+	"the rank's GPU; the host clock (" STRATA_TIMER_NAME ") brackets the same repetition"
+
 static json_t *method_json(const struct strata_run_settings *rs, int64_t warm_iters,
-			   double warm_s, int64_t reps, double timed_s, int collective)
+			   double warm_s, int64_t reps, double timed_s, int collective,
+			   const char *timer)
 {
 	return json_pack("{s:s,s:s,s:s,s:I,s:f,s:I,s:f,s:{s:I,s:f,s:I,s:f,s:I,s:f}}", "timer",
-			 STRATA_TIMER_NAME, "synchronisation",
+			 timer, "synchronisation",
 			 "stop vote (MPI_Allreduce) then MPI_Barrier before every repetition, outside the timed region",
 			 "figure", collective ? "slowest rank per repetition (collective step)"
 					      : "slowest rank per repetition (ranks run concurrently)",
@@ -356,7 +357,7 @@ struct strata_trial *strata_trial_begin(const struct strata_rank_info *ri,
 	strata_metric_key(&spec->params, variant, t->key, sizeof(t->key));
 	t->t_case = strata_now_ns();
 	t->deadline = t->t_case + (strata_monotime_ns)(spec->run.timeout_s * timeout_scale * 1e9);
-	strata_measure_set_deadline(t->deadline, t->key);
+	strata_watchdog_set_case(t->deadline, t->key);
 	t->t_start_ms = strata_wall_ms();
 	t->outcome = STRATA_PASSED;
 
@@ -373,6 +374,10 @@ struct strata_trial *strata_trial_begin(const struct strata_rank_info *ri,
 		t->rec = rec;
 	}
 
+	/* Binding before setup, so the suite's first touch lands where the rank runs. */
+	int dev_i = strata_param_index(suite, "device");
+	strata_instr_case_begin(&t->instr, ri, spec, dev_i >= 0 ? t->params.v[dev_i].s : "cpu", t->key);
+	strata_monotime_ns t_setup = strata_instr_phase_begin(&t->instr, "setup");
 	int has_hooks = suite->setup && suite->run_once && suite->verify && suite->teardown &&
 			suite->metrics;
 	int rc = has_hooks ? suite->setup(&t->c, &t->state) : STRATA_ERROR;
@@ -380,6 +385,7 @@ struct strata_trial *strata_trial_begin(const struct strata_rank_info *ri,
 		snprintf(t->err_mine, sizeof(t->err_mine), "suite %s is not implemented", suite->name);
 	int setup_flags[2] = { rc < 0, rc == STRATA_SKIP };
 	MPI_Allreduce(MPI_IN_PLACE, setup_flags, 2, MPI_INT, MPI_MAX, ri->comm);
+	strata_instr_phase_end(&t->instr, "setup", t_setup, -1);
 	if (setup_flags[0] || setup_flags[1]) {
 		first_message(ri, rc != STRATA_OK, t->err_mine, t->reason, sizeof(t->reason));
 		t->outcome = setup_flags[0] ? STRATA_ERRORED : STRATA_SKIPPED;
@@ -403,8 +409,10 @@ void strata_trial_warmup(struct strata_trial *t)
 	if (!t->live)
 		return;
 	const struct strata_run_settings *rs = &t->spec->run;
+	strata_monotime_ns t_warm = strata_instr_phase_begin(&t->instr, "warmup");
 	int flags = phase(t, NULL, rs->warmup_iterations, rs->warmup_seconds, INT64_MAX, 0,
 			  &t->warm_iters, &t->warm_s);
+	strata_instr_phase_end(&t->instr, "warmup", t_warm, t->warm_iters);
 	if (flags != VOTE_DONE) {
 		t->end_flags = flags; /* error, signal or timeout during warm-up */
 		t->live = 0;
@@ -417,8 +425,11 @@ int strata_trial_measure(struct strata_trial *t, int64_t block)
 	if (!t->live)
 		return 0;
 	const struct strata_run_settings *rs = &t->spec->run;
+	int64_t reps_before = t->reps;
+	strata_monotime_ns t_timed = strata_instr_timed_begin(&t->instr);
 	int flags = phase(t, &t->timed, rs->repetitions, rs->min_seconds, rs->max_repetitions, block,
 			  &t->reps, &t->timed_s);
+	strata_instr_timed_end(&t->instr, t_timed, t->reps - reps_before);
 	if (flags) {
 		t->end_flags = flags;
 		t->live = 0;
@@ -444,6 +455,28 @@ static void classify_end(struct strata_trial *t)
 	}
 }
 
+/* The traced pass (case_instr.h): after a timed phase that ended as asked,
+ * run.trace.max_repetitions more repetitions, each with its spans.  Its
+ * samples never enter the record's figures; they measure tracing's cost. */
+static void trace_pass(struct strata_trial *t)
+{
+	if (!strata_instr_wants_trace_pass(&t->instr) || t->end_flags != VOTE_DONE)
+		return;
+	int64_t want = t->spec->run.trace_max_repetitions, n = 0;
+	double elapsed_s = 0;
+	struct samples traced = { 0 };
+	strata_instr_trace_begin(&t->instr, want);
+	strata_monotime_ns t0 = strata_now_ns();
+	int flags = phase(t, &traced, want, 0, want, 0, &n, &elapsed_s);
+	const char *note = NULL;
+	if (flags & (VOTE_ERROR | VOTE_SIGNAL))
+		t->end_flags = flags; /* the case ends as it would have */
+	else if (flags & VOTE_TIMEOUT)
+		note = "traced pass cut short: the case's timeout_s was reached";
+	strata_instr_trace_end(&t->instr, t->ri, traced.v, (int64_t)traced.n, t0, note);
+	free(traced.v);
+}
+
 enum strata_outcome strata_trial_end(struct strata_trial *t, json_t **record)
 {
 	const struct strata_rank_info *ri = t->ri;
@@ -451,14 +484,17 @@ enum strata_outcome strata_trial_end(struct strata_trial *t, json_t **record)
 	int64_t wrong_total = 0;
 	int verified = 0;
 	if (t->state) {
+		trace_pass(t);
 		classify_end(t);
 		/* Verify whenever the suite ran, even when interrupted: what was
 		 * measured is kept only with the proof that it computed the right thing. */
 		if (t->outcome != STRATA_ERRORED) {
 			t->err_mine[0] = '\0';
+			strata_monotime_ns t_verify = strata_instr_phase_begin(&t->instr, "verify");
 			int64_t wrong = suite->verify(t->state, &t->c);
 			int64_t sums[2] = { wrong > 0 ? wrong : 0, wrong < 0 ? 1 : 0 };
 			MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_INT64_T, MPI_SUM, ri->comm);
+			strata_instr_phase_end(&t->instr, "verify", t_verify, -1);
 			wrong_total = sums[0];
 			verified = 1;
 			if (sums[0] || sums[1]) {
@@ -483,7 +519,8 @@ enum strata_outcome strata_trial_end(struct strata_trial *t, json_t **record)
 				add_timing(t->rec, ri, suite, t->state, &t->c, &timing);
 			json_object_set_new(t->rec, "method",
 					    method_json(&t->spec->run, t->warm_iters, t->warm_s, t->reps,
-							t->timed_s, (suite->flags & STRATA_SUITE_COLLECTIVE) != 0));
+							t->timed_s, (suite->flags & STRATA_SUITE_COLLECTIVE) != 0,
+							t->device_timed ? DEVICE_TIMER_NAME : STRATA_TIMER_NAME));
 		} else if (suite->describe) {
 			json_t *scratch = json_object(); /* describe works on every rank */
 			suite->describe(t->state, &t->c, scratch);
@@ -491,11 +528,14 @@ enum strata_outcome strata_trial_end(struct strata_trial *t, json_t **record)
 		}
 		free(timing.step);
 		free(timing.per_rank);
+		strata_monotime_ns t_teardown = strata_instr_phase_begin(&t->instr, "teardown");
 		suite->teardown(t->state);
+		strata_instr_phase_end(&t->instr, "teardown", t_teardown, -1);
 		t->state = NULL;
 	}
 	free(t->timed.v);
-	strata_measure_set_deadline(0, NULL);
+	strata_watchdog_set_case(0, NULL);
+	strata_instr_case_end(&t->instr, ri, t->rec);
 	enum strata_outcome outcome = t->outcome;
 	if (ri->rank == 0) {
 		json_t *rec = t->rec;

@@ -30,9 +30,6 @@ struct strata_rank_info {
 	char **hostnames; /* rank 0 only: nranks names */
 };
 
-/* Per-case deadline the watchdog enforces (monotonic ns, 0 = none). */
-void strata_measure_set_deadline(long long deadline_ns, const char *what);
-
 /* Measure one case.  On rank 0, *record receives the result record (the
  * caller adds run-level fields and writes it); NULL elsewhere. */
 enum strata_outcome strata_measure_case(const struct strata_rank_info *ri,
@@ -59,10 +56,6 @@ int strata_trial_measure(struct strata_trial *t, int64_t block);
 /* Verify, describe, teardown; frees t.  Record as for strata_measure_case. */
 enum strata_outcome strata_trial_end(struct strata_trial *t, json_t **record);
 
-/* Start the watchdog thread: a rank that is still inside a case 30 s after
- * its deadline (a hung collective) prints what it was doing and exits with
- * STRATA_EXIT_RUNTIME, so the launcher ends the job instead of it hanging
- * until the allocation expires. */
-void strata_measure_start_watchdog(int rank);
+/* Dead and hung ranks, and the per-case deadline: harness/watchdog.h. */
 
 #endif

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "harness/suite.h"
+#include "harness/topo.h"
 
 #define MAX_VALUES_PER_PARAM 4096
 
@@ -62,6 +63,10 @@ struct strata_run_settings strata_run_settings_default(void)
 		.timeout_s = 600,
 		.variants_interleaved = 1,
 		.variant_block = 5,
+		.binding = STRATA_BIND_NONE,
+		.trace_enabled = 0,
+		.trace_max_repetitions = 20,
+		.perf_counters = 1,
 	};
 }
 
@@ -284,6 +289,19 @@ static int expect_map(struct ctx *x, yaml_node_t *n, const char *what)
 {
 	if (!n || n->type != YAML_MAPPING_NODE)
 		return errat(x, n, "%s must be a mapping (key: value lines)", what);
+	/* YAML forbids a key twice in one mapping; libyaml does not check, and
+	 * the second would silently win. */
+	for (yaml_node_pair_t *a = n->data.mapping.pairs.start; a < n->data.mapping.pairs.top; a++) {
+		yaml_node_t *ka = node(x, a->key);
+		const char *sa = scalar(ka);
+		for (yaml_node_pair_t *b = a + 1; sa && b < n->data.mapping.pairs.top; b++) {
+			yaml_node_t *kb = node(x, b->key);
+			const char *sb = scalar(kb);
+			if (sb && !strcmp(sa, sb))
+				return errat(x, kb, "%s: key '%s' given twice (first at line %zu)", what, sb,
+					     (size_t)ka->start_mark.line + 1);
+		}
+	}
 	return 0;
 }
 
@@ -361,8 +379,34 @@ static int parse_run(struct ctx *x, yaml_node_t *map, struct strata_run_settings
 				return -1;
 			if (rs->timeout_s <= 0)
 				return errat(x, v, "run.timeout_s must be > 0");
+		} else if (!strcmp(key, "binding")) {
+			enum strata_bind_policy bp;
+			if (strata_bind_policy_parse(scalar(v), &bp) != 0)
+				return errat(x, v, "run.binding must be none, core, numa or gpu-local");
+			rs->binding = (int)bp;
+		} else if (!strcmp(key, "trace")) {
+			yaml_node_t *k2, *v2;
+			const char *key2;
+			if (expect_map(x, v, "run.trace"))
+				return -1;
+			FOR_PAIRS(x, v, k2, v2, key2) {
+				if (key2 && !strcmp(key2, "enabled")) {
+					if (get_bool(x, v2, "run.trace.enabled", &rs->trace_enabled))
+						return -1;
+				} else if (key2 && !strcmp(key2, "max_repetitions")) {
+					if (get_int(x, v2, "run.trace.max_repetitions", 1, &rs->trace_max_repetitions))
+						return -1;
+				} else {
+					return errat(x, k2, "run.trace: unknown key '%s' (known: enabled, max_repetitions)",
+						     key2 ? key2 : "?");
+				}
+			}
+		} else if (!strcmp(key, "perf_counters")) {
+			if (get_bool(x, v, "run.perf_counters", &rs->perf_counters))
+				return -1;
 		} else {
-			return errat(x, k, "run: unknown key '%s' (known: warmup, repetitions, timeout_s, variants)",
+			return errat(x, k, "run: unknown key '%s' (known: warmup, repetitions, timeout_s, variants, "
+				     "binding, trace, perf_counters)",
 				     key);
 		}
 	}
@@ -643,7 +687,7 @@ int strata_plan_parse(const char *text, size_t len, const char *source, struct s
 		    *variants = NULL;
 	const char *key;
 	if (!root) {
-		errat(&x, NULL, "empty plan");
+		snprintf(err, err_len, "%s:1:1: empty plan (no YAML document)", source);
 		goto out;
 	}
 	if (expect_map(&x, root, "a plan"))
@@ -803,12 +847,17 @@ json_t *strata_params_to_json(const struct strata_params *p)
 
 static json_t *run_to_json(const struct strata_run_settings *r)
 {
-	return json_pack("{s:{s:I,s:f},s:{s:I,s:f,s:I},s:f,s:{s:s,s:I}}", "warmup", "iterations",
-			 (json_int_t)r->warmup_iterations, "seconds", r->warmup_seconds, "repetitions",
-			 "count", (json_int_t)r->repetitions, "min_seconds", r->min_seconds, "max_count",
-			 (json_int_t)r->max_repetitions, "timeout_s", r->timeout_s, "variants", "order",
-			 r->variants_interleaved ? "interleaved" : "sequential", "block",
-			 (json_int_t)r->variant_block);
+	json_t *o = json_pack("{s:{s:I,s:f},s:{s:I,s:f,s:I},s:f,s:{s:s,s:I}}", "warmup", "iterations",
+			      (json_int_t)r->warmup_iterations, "seconds", r->warmup_seconds, "repetitions",
+			      "count", (json_int_t)r->repetitions, "min_seconds", r->min_seconds, "max_count",
+			      (json_int_t)r->max_repetitions, "timeout_s", r->timeout_s, "variants", "order",
+			      r->variants_interleaved ? "interleaved" : "sequential", "block",
+			      (json_int_t)r->variant_block);
+	json_object_set_new(o, "binding", json_string(strata_bind_policy_name((enum strata_bind_policy)r->binding)));
+	json_object_set_new(o, "trace", json_pack("{s:b,s:I}", "enabled", r->trace_enabled, "max_repetitions",
+						  (json_int_t)r->trace_max_repetitions));
+	json_object_set_new(o, "perf_counters", json_boolean(r->perf_counters));
+	return o;
 }
 
 json_t *strata_plan_to_json(const struct strata_plan *plan)

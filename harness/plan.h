@@ -8,6 +8,9 @@
  *     repetitions: {count: N, min_seconds: S, max_count: N}
  *     timeout_s: S
  *     variants: {order: interleaved|sequential, block: N}
+ *     binding: none|core|numa|gpu-local
+ *     trace: {enabled: false, max_repetitions: 20}
+ *     perf_counters: true|false
  *   cases:                          required, non-empty
  *     - suite: NAME                 required; then the suite's parameters:
  *       PARAM: scalar | [a, b, ...] | {from: X, to: Y, factor: F | step: D}
@@ -40,6 +43,10 @@ struct strata_run_settings {
 	double timeout_s;          /* per case; repetitions stop when reached */
 	int variants_interleaved;  /* blocks of repetitions alternate between variants */
 	int64_t variant_block;     /* repetitions per block when interleaved */
+	int binding;               /* enum strata_bind_policy (harness/topo.h), applied at setup */
+	int trace_enabled;         /* a traced pass after the timed repetitions (harness/trace.h) */
+	int64_t trace_max_repetitions; /* repetitions of the traced pass */
+	int perf_counters;         /* perf_event counters over the timed phase of CPU cases */
 };
 
 struct strata_case_spec {

@@ -15,6 +15,10 @@ extern const struct strata_suite strata_suite_reduce_scatter;
 extern const struct strata_suite strata_suite_broadcast;
 extern const struct strata_suite strata_suite_alltoall;
 extern const struct strata_suite strata_suite_p2p;
+extern const struct strata_suite strata_suite_numa_matrix;
+extern const struct strata_suite strata_suite_storage;
+extern const struct strata_suite strata_suite_storage_meta;
+extern const struct strata_suite strata_suite_storage_loader;
 
 static const struct strata_suite *const suites[] = {
 	&strata_suite_gemm,
@@ -25,6 +29,10 @@ static const struct strata_suite *const suites[] = {
 	&strata_suite_broadcast,
 	&strata_suite_alltoall,
 	&strata_suite_p2p,
+	&strata_suite_numa_matrix,
+	&strata_suite_storage,
+	&strata_suite_storage_meta,
+	&strata_suite_storage_loader,
 	&strata_suite_null,
 };
 

@@ -1,4 +1,5 @@
 /* results.c: run directory, atomic files, JSON lines and MLLOG lines. */
+#define _GNU_SOURCE
 #include "harness/results.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,20 +79,60 @@ int strata_results_make_dir(const char *base, const char *explicit_dir, char *ou
 	return -1;
 }
 
+/* A new file of a new run: O_EXCL (a run never appends to files it did not
+ * create) and O_NOFOLLOW (a symlink planted in the directory is refused, not
+ * followed).  Written only with write(2) (write_line), never through stdio
+ * buffers, so a failed write can be undone exactly. */
 static FILE *open_append(const char *dir, const char *name, char *err, size_t err_len)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "a");
-	if (!f)
-		snprintf(err, err_len, "%s: cannot open for writing: %s", path, strerror(errno));
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+	if (!f) {
+		snprintf(err, err_len, "%s: cannot create for writing: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 	return f;
+}
+
+/* Append text (one or more whole lines) and fsync.  On any failure (disk
+ * full, quota, EFBIG, I/O error) cut the file back to its length before, so
+ * it only ever holds whole lines; returns -1 with errno set. */
+static int write_line(FILE *f, const char *text, size_t len)
+{
+	int fd = fileno(f);
+	off_t before = lseek(fd, 0, SEEK_END);
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off == len && fsync(fd) == 0)
+		return 0;
+	int e = off == len ? errno : (errno ? errno : EIO);
+	if (before >= 0 && ftruncate(fd, before) == 0)
+		fsync(fd);
+	errno = e;
+	return -1;
 }
 
 int strata_results_open(struct strata_results *r, const char *dir, char *err, size_t err_len)
 {
 	memset(r, 0, sizeof(*r));
 	snprintf(r->dir, sizeof(r->dir), "%s", dir);
+	/* Say so now, not after an hour of measuring, if there is no room. */
+	struct statvfs vfs;
+	if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < STRATA_RESULTS_MIN_FREE_BYTES) {
+		snprintf(err, err_len, "%s: only %llu bytes free on its file system; a run needs at least %d",
+			 dir, (unsigned long long)vfs.f_bavail * vfs.f_frsize, STRATA_RESULTS_MIN_FREE_BYTES);
+		return -1;
+	}
 	r->jsonl = open_append(dir, "results.jsonl", err, err_len);
 	if (!r->jsonl)
 		return -1;
@@ -112,21 +154,19 @@ void strata_results_close(struct strata_results *r)
 	r->jsonl = r->mllog = NULL;
 }
 
-static int flush_sync(FILE *f)
-{
-	if (fflush(f) != 0)
-		return -1;
-	return fsync(fileno(f));
-}
-
 int strata_results_append(struct strata_results *r, const json_t *record, char *err, size_t err_len)
 {
 	char *line = json_dumps(record, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	if (!line) {
+	size_t len = line ? strlen(line) : 0;
+	char *nl = line ? realloc(line, len + 2) : NULL;
+	if (!nl) {
+		free(line);
 		snprintf(err, err_len, "cannot serialise a result record");
 		return -1;
 	}
-	int bad = fputs(line, r->jsonl) < 0 || fputc('\n', r->jsonl) == EOF || flush_sync(r->jsonl);
+	line = nl;
+	memcpy(line + len, "\n", 2);
+	int bad = !r->jsonl || write_line(r->jsonl, line, len + 1) != 0;
 	free(line);
 	if (bad) {
 		snprintf(err, err_len, "%s/results.jsonl: write failed: %s", r->dir, strerror(errno));
@@ -147,10 +187,10 @@ void strata_results_mllog(struct strata_results *r, const char *event_type, cons
 	json_object_set_new(o, "metadata", metadata ? metadata : json_object());
 	char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_PRESERVE_ORDER);
 	json_decref(o);
-	if (line && r->mllog) {
-		fprintf(r->mllog, ":::MLLOG %s\n", line);
-		flush_sync(r->mllog);
-	}
+	char *text = NULL;
+	if (line && r->mllog && asprintf(&text, ":::MLLOG %s\n", line) >= 0)
+		write_line(r->mllog, text, strlen(text)); /* best effort: results.jsonl is the record */
+	free(text);
 	free(line);
 }
 
@@ -158,7 +198,8 @@ int strata_write_json_atomic(const char *path, const json_t *obj, char *err, siz
 {
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	unlink(tmp); /* a leftover of a crashed process with the same pid */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		snprintf(err, err_len, "%s: cannot create: %s", tmp, strerror(errno));
 		return -1;

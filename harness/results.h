@@ -17,6 +17,9 @@
 
 #define STRATA_SCHEMA_VERSION 1
 
+/* strata_results_open refuses a file system with less room than this. */
+#define STRATA_RESULTS_MIN_FREE_BYTES (1024 * 1024)
+
 struct strata_results {
 	char dir[4096];
 	FILE *jsonl;
@@ -30,11 +33,15 @@ struct strata_results {
 int strata_results_make_dir(const char *base, const char *explicit_dir, char *out, size_t out_len,
 			    char *err, size_t err_len);
 
-/* Open results.jsonl and mllog.txt for appending. */
+/* Create results.jsonl and mllog.txt (new files, never through a symlink)
+ * for appending; refuse a file system with less than
+ * STRATA_RESULTS_MIN_FREE_BYTES free. */
 int strata_results_open(struct strata_results *r, const char *dir, char *err, size_t err_len);
 void strata_results_close(struct strata_results *r);
 
-/* Append one record as a line; flush and fsync before returning. */
+/* Append one record as a line and fsync before returning.  On failure
+ * (disk full, quota, I/O error) the file is cut back to the records before,
+ * never left with half a line, and -1 returned with the reason. */
 int strata_results_append(struct strata_results *r, const json_t *record, char *err, size_t err_len);
 
 /* One MLLOG line.  value and metadata are stolen (may be NULL). */

@@ -13,21 +13,35 @@
 
 #include <mpi.h>
 
+#include "harness/case_instr.h"
 #include "harness/measure.h"
 #include "harness/plan.h"
 #include "harness/results.h"
 #include "harness/suite.h"
 #include "harness/sysinfo.h"
 #include "harness/timer.h"
+#include "harness/topo_run.h"
+#include "harness/watchdog.h"
 
 #define ERR_LEN 2048
 
 static volatile sig_atomic_t got_signal;
 
+/* First SIGINT/SIGTERM: stop at the next repetition boundary and keep
+ * everything (got_signal is read by the stop vote).  A second one means the
+ * first could not take effect (a rank stuck outside any case, an operator
+ * pressing ^C twice): leave at once; results already written stay, and the
+ * manifest still says complete:false. */
 static void on_signal(int sig)
 {
-	if (!got_signal)
+	if (!got_signal) {
 		got_signal = sig;
+		return;
+	}
+	static const char msg[] = "strata: second signal: exiting now (the run stays marked incomplete)\n";
+	ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)ignored;
+	_exit(STRATA_EXIT_RUNTIME);
 }
 
 void strata_runner_install_signals(void)
@@ -110,6 +124,7 @@ struct run_state {
 	int64_t start_ms;
 	size_t n_by_outcome[STRATA_TIMED_OUT + 1];
 	int required_skipped;
+	int write_failed; /* rank 0 could not append a record: the run stops */
 };
 
 /* Who, what and where; written with complete:false before the first case
@@ -165,6 +180,7 @@ static json_t *build_manifest(struct run_state *S, const struct strata_run_optio
 	json_object_set_new(m, "rank_layout", layout);
 	json_object_set_new(m, "systems", systems);
 	json_object_set_new(m, "environment", strata_sysinfo_env());
+	json_object_set_new(m, "launcher", strata_sysinfo_launcher());
 	json_object_set_new(m, "method",
 			    json_pack("{s:s,s:s,s:s,s:s}", "timer", STRATA_TIMER_NAME, "synchronisation",
 				      "stop vote (MPI_Allreduce) then MPI_Barrier before every repetition",
@@ -301,8 +317,12 @@ static void record_trial(struct run_state *S, size_t idx, size_t total, const ch
 	if (interleave)
 		json_object_set_new(full, "interleave", interleave);
 	char err[ERR_LEN];
-	if (strata_results_append(&S->res, full, err, sizeof(err)) != 0)
-		fprintf(stderr, "strata: %s\n", err);
+	if (!S->write_failed && strata_results_append(&S->res, full, err, sizeof(err)) != 0) {
+		/* Disk full, quota, file system gone read-only: measuring on
+		 * without a place to keep the results would waste the allocation. */
+		fprintf(stderr, "strata: %s; stopping the run (the records before it are intact)\n", err);
+		S->write_failed = 1;
+	}
 	const char *name;
 	json_t *m;
 	json_object_foreach(json_object_get(full, "metrics"), name, m) {
@@ -316,6 +336,27 @@ static void record_trial(struct run_state *S, size_t idx, size_t total, const ch
 				       (json_int_t)idx));
 	print_case(idx, total, o, full);
 	json_decref(full);
+}
+
+/* Rank 0's verdict on the results file, shared so every rank stops together
+ * (once per case, outside any timing). */
+static int results_broken(struct run_state *S)
+{
+	MPI_Bcast(&S->write_failed, 1, MPI_INT, 0, S->ri.comm);
+	return S->write_failed;
+}
+
+/* The watchdog is about to abort the run (rank 0): say why in the manifest,
+ * which already says complete: false. */
+static void on_watchdog_abort(const char *why, void *arg)
+{
+	struct run_state *S = arg;
+	if (!S->manifest)
+		return;
+	json_object_set_new(S->manifest, "end_time", iso_time_json(strata_wall_ms()));
+	json_object_set_new(S->manifest, "exit_code", json_integer(STRATA_EXIT_RUNTIME));
+	json_object_set_new(S->manifest, "aborted", json_string(why));
+	write_manifest(S);
 }
 
 static void mllog_case_start(struct run_state *S, const char *key, size_t idx)
@@ -348,7 +389,7 @@ static int run_sequential(struct run_state *S, const struct env_saved *saved, si
 			if (o == STRATA_SKIPPED && spec->required)
 				S->required_skipped++;
 			record_trial(S, idx, total, key, o, rec, NULL);
-			if (o == STRATA_INTERRUPTED)
+			if (results_broken(S) || o == STRATA_INTERRUPTED)
 				return -1;
 		}
 	}
@@ -407,6 +448,8 @@ static int run_interleaved(struct run_state *S, const struct env_saved *saved, s
 			if (o == STRATA_INTERRUPTED)
 				stop = 1;
 		}
+		if (results_broken(S))
+			stop = 1;
 		json_decref(labels);
 	}
 	free(trials);
@@ -431,7 +474,8 @@ static void run_cases(struct run_state *S)
 static int exit_code_of(const struct run_state *S)
 {
 	if (S->n_by_outcome[STRATA_ERRORED] || S->n_by_outcome[STRATA_INTERRUPTED] ||
-	    S->n_by_outcome[STRATA_TIMED_OUT] || S->required_skipped || strata_runner_signal())
+	    S->n_by_outcome[STRATA_TIMED_OUT] || S->required_skipped || strata_runner_signal() ||
+	    S->write_failed)
 		return STRATA_EXIT_RUNTIME;
 	if (S->n_by_outcome[STRATA_FAILED])
 		return STRATA_EXIT_VALIDATION;
@@ -531,6 +575,7 @@ int strata_runner_run(const struct strata_run_options *opt)
 	char *host = NULL;
 	if (S.ri.local_rank == 0) {
 		json_t *h = strata_sysinfo_host();
+		json_object_set_new(h, "topology", strata_topo_run_summary()); /* GPUs, NICs, NVMe, distances */
 		host = json_dumps(h, JSON_COMPACT);
 		json_decref(h);
 	}
@@ -554,11 +599,16 @@ int strata_runner_run(const struct strata_run_options *opt)
 	free_strings(pids, S.ri.nranks);
 	free_strings(hosts, S.ri.nranks);
 	MPI_Bcast(&manifest_ok, 1, MPI_INT, 0, S.ri.comm);
+	if (manifest_ok) /* topology XML per host; traces and clock offsets when a case is traced */
+		strata_run_instr_begin(&S.ri, S.dir, &S.plan, S.manifest);
 
 	int code = STRATA_EXIT_RUNTIME;
 	if (manifest_ok) {
-		strata_measure_start_watchdog(S.ri.rank);
+		strata_watchdog_start(&S.ri);
+		strata_watchdog_on_abort(on_watchdog_abort, &S);
 		run_cases(&S);
+		strata_watchdog_stop();
+		strata_run_instr_end(&S.ri, S.dir, S.manifest);
 		/* Every rank contributes to the verdict (a signal may have reached only some). */
 		int sig = strata_runner_signal();
 		MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, S.ri.comm);
@@ -567,7 +617,7 @@ int strata_runner_run(const struct strata_run_options *opt)
 		code = exit_code_of(&S);
 	}
 	if (S.ri.rank == 0) {
-		int complete = manifest_ok && !strata_runner_signal();
+		int complete = manifest_ok && !strata_runner_signal() && !S.write_failed;
 		strata_results_mllog(&S.res, "INTERVAL_END", "run_stop", json_null(),
 				     json_pack("{s:s,s:i}", "status", code == 0 ? "success" : complete ? "failed" : "aborted",
 					       "exit_code", code));

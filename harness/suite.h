@@ -89,6 +89,18 @@ struct strata_suite {
 	 * rank 0's object is written, so collective gathers belong in verify. */
 	void (*describe)(const void *state, const struct strata_case *c,
 			 json_t *details);
+	/* Optional: called on every rank before every repetition (warm-up and
+	 * timed), after the stop vote and before the barrier, outside the timed
+	 * region: e.g. the storage suite drops the page cache before a read.
+	 * Returns STRATA_OK or STRATA_ERROR (reason in c->err); the ranks agree
+	 * on failure (one MPI_Allreduce), which ends the case as an error. */
+	int (*prepare)(void *state, const struct strata_case *c);
+	/* Optional: the device's own time of the last run_once, in seconds (the
+	 * GPU suites: CUDA events around the batch of launches one run_once
+	 * makes), or 0 when it has none (a CPU case).  When it returns > 0 the
+	 * runner keeps that as the repetition's sample instead of its host-clock
+	 * time (which then only brackets it), and method.timer says so. */
+	double (*device_seconds)(const void *state);
 };
 
 /* Registry (harness/registry.c). */

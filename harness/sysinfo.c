@@ -14,6 +14,7 @@
 #include <mpi.h>
 #include <yaml.h>
 
+#include "kernels/gpu/gpu_manifest.h"
 #include "strata_config.h"
 
 extern char **environ;
@@ -107,6 +108,9 @@ json_t *strata_sysinfo_host(void)
 	json_object_set_new(host, "total_memory_bytes",
 			    json_integer((json_int_t)hwloc_get_root_obj(topo)->total_memory));
 	hwloc_topology_destroy(topo);
+	json_t *gpus = strata_gpu_manifest_host(); /* NULL without CUDA or a GPU */
+	if (gpus)
+		json_object_set_new(host, "gpus", gpus);
 	return host;
 }
 
@@ -188,6 +192,61 @@ json_t *strata_sysinfo_env(void)
 		}
 	}
 	return env;
+}
+
+/* An environment variable as a JSON integer when it is one, else a string;
+ * absent variables are left out. */
+static void env_field(json_t *o, const char *key, const char *var)
+{
+	const char *v = getenv(var);
+	if (!v || !*v)
+		return;
+	char *end;
+	long long n = strtoll(v, &end, 10);
+	json_object_set_new(o, key, *end == '\0' ? json_integer(n) : json_string(v));
+}
+
+json_t *strata_sysinfo_launcher(void)
+{
+	json_t *l = json_object();
+	const char *kind = "singleton";
+	/* mpirun (ORTE) gives its daemons' URI to every rank (MPI_Init under
+	 * srun sets other OMPI_MCA_orte_* variables, not this one); srun gives a
+	 * step id; other PMI/PMIx launchers (hydra, prterun, flux) a rank. */
+	const char *ess = getenv("OMPI_MCA_ess"); /* Open MPI's own choice, set in MPI_Init */
+	if (getenv("OMPI_MCA_orte_hnp_uri"))
+		kind = "mpirun";
+	else if (ess && !strcmp(ess, "singleton"))
+		kind = "singleton";
+	else if (getenv("SLURM_JOB_ID") && getenv("SLURM_STEP_ID"))
+		kind = "srun";
+	else if (getenv("PMIX_RANK") || getenv("PMI_RANK"))
+		kind = "pmi";
+	json_object_set_new(l, "kind", json_string(kind));
+	if (getenv("SLURM_JOB_ID")) {
+		json_t *s = json_object();
+		env_field(s, "job_id", "SLURM_JOB_ID");
+		env_field(s, "step_id", "SLURM_STEP_ID");
+		env_field(s, "job_name", "SLURM_JOB_NAME");
+		env_field(s, "cluster", "SLURM_CLUSTER_NAME");
+		env_field(s, "partition", "SLURM_JOB_PARTITION");
+		env_field(s, "job_nodelist", "SLURM_JOB_NODELIST");
+		env_field(s, "nodelist", "SLURM_STEP_NODELIST");
+		env_field(s, "ntasks", "SLURM_STEP_NUM_TASKS");
+		env_field(s, "nnodes", "SLURM_STEP_NUM_NODES");
+		env_field(s, "tasks_per_node", "SLURM_STEP_TASKS_PER_NODE");
+		env_field(s, "cpus_per_task", "SLURM_CPUS_PER_TASK");
+		env_field(s, "mpi", "SLURM_MPI_TYPE");
+		/* Outside a step (sbatch script, salloc shell) the job's own values. */
+		if (!json_object_get(s, "nodelist"))
+			env_field(s, "nodelist", "SLURM_JOB_NODELIST");
+		if (!json_object_get(s, "ntasks"))
+			env_field(s, "ntasks", "SLURM_NTASKS");
+		if (!json_object_get(s, "nnodes"))
+			env_field(s, "nnodes", "SLURM_JOB_NUM_NODES");
+		json_object_set_new(l, "slurm", s);
+	}
+	return l;
 }
 
 char *strata_sysinfo_binding(void)

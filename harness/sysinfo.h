@@ -6,7 +6,8 @@
 #include <jansson.h>
 
 /* This host: hostname, CPU model, packages/cores/PUs, NUMA nodes with
- * memory, cache sizes, kernel (uname) — from hwloc and /proc. */
+ * memory, cache sizes, kernel (uname) — from hwloc and /proc; and "gpus"
+ * (kernels/gpu/gpu_manifest.h) only where CUDA is built and a GPU usable. */
 json_t *strata_sysinfo_host(void);
 
 /* strata version, git commit, compiled backends, compiler, and the versions
@@ -19,6 +20,14 @@ json_t *strata_sysinfo_versions(void);
  * (URIs, pids, session directories, rank numbers), which differs on every
  * run and changes nothing measured. */
 json_t *strata_sysinfo_env(void);
+
+/* How this process was started, from the launcher's environment (rank 0's
+ * view, the same for every rank of a step): {"kind": "srun"|"mpirun"|"pmi"|
+ * "singleton", ...} and, inside a Slurm job, "slurm": {job_id, step_id,
+ * nodelist, ntasks, nnodes, tasks_per_node, cluster, partition, mpi, ...}
+ * as Slurm's SLURM_* output environment variables give them (sbatch(1),
+ * srun(1) "OUTPUT ENVIRONMENT VARIABLES"). */
+json_t *strata_sysinfo_launcher(void);
 
 /* The CPUs this process is bound to, as a list string ("0-3,8"); the caller
  * frees it.  "unbound" when bound to every PU of the machine. */

@@ -1,31 +1,32 @@
 /* report.h: `strata report RUN`: read a results directory (never re-run
- * anything, never touch MPI) and write RUN/summary.md, an MLPerf-style
- * summary: system description from the manifest, then one results table per
- * suite with figures, units and 95% intervals, then what did not pass.
- *
- * The richer reports (HTML, charts, comparisons, acceptance checks) build on
- * the same reader.
+ * anything, never touch MPI) and write RUN/summary.md and RUN/report.html,
+ * an MLPerf-style summary: the system description (the fields of MLPerf's
+ * system description JSON, filled from the manifest), a results table per
+ * suite with figures, units and 95% intervals, charts (HTML), run-rule
+ * compliance per case, what limits the cluster (fractions of peak), and
+ * what did not pass.
  */
 #ifndef STRATA_REPORT_H
 #define STRATA_REPORT_H
 
 #include <stdio.h>
 
-#include <jansson.h>
+#include "reports/doc.h"
+#include "reports/peaks.h"
+#include "reports/run.h"
 
-/* A run read back from disk.  records is a JSON array of the records that
- * parsed; a truncated or corrupt line stops the reading with a warning. */
-struct strata_run {
-	char dir[4096];
-	json_t *manifest;
-	json_t *records;
-	size_t bad_line; /* 0, or the first line of results.jsonl that did not parse */
-};
+/* Build the report of run into d (initialised here).  peaks: the peaks to
+ * quote (strata_peaks_from_manifest plus any file). */
+void strata_report_build(const struct strata_run *run, const struct strata_peaks *peaks,
+                         struct strata_doc *d);
 
-int strata_run_load(const char *dir, struct strata_run *run, char *err, size_t err_len);
-void strata_run_release(struct strata_run *run);
-
-/* Write the Markdown summary of run to out. */
+/* Write the Markdown summary of run to out (peaks from the manifest only). */
 void strata_report_markdown(const struct strata_run *run, FILE *out);
+
+/* Run-rule compliance of one record: fills five verdict texts (warm-up,
+ * repetitions, duration, validation, binding: "yes ...", "NO: ...", "-"
+ * when the case did not run) and returns 1 when every rule is met, 0 when
+ * one is not, -1 when the case did not run (skipped, error, timeout). */
+int strata_report_compliance(const struct strata_run *run, const json_t *rec, char verdict[5][160]);
 
 #endif

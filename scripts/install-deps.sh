@@ -9,8 +9,20 @@ packages=(
   libhwloc-dev hwloc
   libopenblas-dev
   libyaml-dev libjansson-dev
+  liburing-dev
+  libsqlite3-dev                        # strata history
   libcmocka-dev
   python3 python3-jsonschema
+  # tests/integration/test_report_browser.sh: the HTML report in headless Chromium
+  chromium chromium-driver python3-selenium
+  python3-prometheus-client             # test_history.sh parses the OpenMetrics export
+  # tests/integration/test_slurm.sh: a real single-host Slurm with munge
+  # (slurm-wlm pulls in slurmctld, slurmd, slurm-client, their plugins and
+  # liblua5.1: 7 packages, about 10 MB)
+  slurm-wlm munge
+  # tests/fuzz (scripts/test.sh): clang with libFuzzer and the sanitizer
+  # runtimes, and clang's OpenMP runtime for the core library
+  clang libclang-rt-dev libomp-dev
 )
 
 missing=()

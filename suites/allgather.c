@@ -4,7 +4,8 @@
  * Only the experiment's description lives here (its parameters and hooks);
  * buffers, inputs, the call, the exact check, byte counts and nccl-tests' bus
  * bandwidth are in kernels/cpu/mpi_coll.c, shared by every collective suite.
- * It is not NCCL: device cpu only (host memory, the MPI library's algorithms).
+ * device cpu: MPI on host memory; device cuda: NCCL on the rank's GPU
+ * (suites/coll_gpu.c, kernels/cuda/nccl_coll.c).
  * Parameters are swept with size varying fastest (last row), as nccl-tests
  * sweeps sizes for each data type.
  */
@@ -27,7 +28,7 @@ static int allgather_setup(const struct strata_case *c, void **state)
 
 const struct strata_suite strata_suite_allgather = {
 	.name = "allgather",
-	.summary = "MPI_Allgather latency, algbw and busbw over a size sweep, nccl-tests "
+	.summary = "MPI_Allgather / ncclAllGather latency, algbw and busbw over a size sweep, nccl-tests "
 		   "byte counts",
 	.params = allgather_params,
 	.n_params = sizeof(allgather_params) / sizeof(allgather_params[0]),

@@ -4,7 +4,8 @@
  * Only the experiment's description lives here (its parameters and hooks);
  * buffers, inputs, the call, the exact check, byte counts and nccl-tests' bus
  * bandwidth are in kernels/cpu/mpi_coll.c, shared by every collective suite.
- * It is not NCCL: device cpu only (host memory, the MPI library's algorithms).
+ * device cpu: MPI on host memory; device cuda: NCCL on the rank's GPU
+ * (suites/coll_gpu.c, kernels/cuda/nccl_coll.c).
  * Parameters are swept with size varying fastest (last row), as nccl-tests
  * sweeps sizes for each data type.
  */
@@ -28,7 +29,7 @@ static int allreduce_setup(const struct strata_case *c, void **state)
 
 const struct strata_suite strata_suite_allreduce = {
 	.name = "allreduce",
-	.summary = "MPI_Allreduce (sum) latency, algbw and busbw over a size sweep, "
+	.summary = "MPI_Allreduce / ncclAllReduce (sum) latency, algbw and busbw over a size sweep, "
 		   "nccl-tests byte counts",
 	.params = allreduce_params,
 	.n_params = sizeof(allreduce_params) / sizeof(allreduce_params[0]),

@@ -1,4 +1,6 @@
-/* gemm.c: the CPU dense matrix-multiply suite, OpenBLAS sgemm / dgemm / sbgemm.
+/* gemm.c: the dense matrix-multiply suite: OpenBLAS sgemm / dgemm / sbgemm on
+ * device cpu (this file), cuBLASLt on device cuda (suites/gemm_gpu.c, to
+ * which every hook forwards when the case's device is cuda).
  *
  * What it is: the experiment around kernels/cpu/gemm_cpu.c.  Every rank
  * builds its own seeded A, B and multiplies them: one run_once is one
@@ -26,6 +28,7 @@
 #include "harness/suite.h"
 #include "kernels/cpu/cpu_peak.h"
 #include "kernels/cpu/gemm_cpu.h"
+#include "suites/gpu_backends.h"
 
 /* One seed for every rank and run: the same inputs everywhere, so results
  * and any wrong element are reproducible. */
@@ -48,15 +51,20 @@ struct gemm_state {
 	int peak_from_plan;
 	struct strata_cpu_peak peak; /* the derivation (also when the plan overrides) */
 	int64_t runs;          /* run_once calls, so verify can tell "never ran" */
+	struct strata_gemm_gpu_state *gpu; /* device cuda: suites/gemm_gpu.c; NULL on cpu */
 };
 
 static const struct strata_param_def gemm_params[] = {
-	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu",
-	  .help = "backend (gemm has only cpu for now: OpenBLAS)" },
+	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu|cuda",
+	  .help = "backend: cpu (OpenBLAS) or cuda (cuBLASLt on the rank's GPU; skipped, with "
+		  "the reason, where there is none)" },
 	{ .name = "dtype", .type = STRATA_PT_ENUM, .def = "float64",
-	  .choices = "float64|float32|bfloat16",
+	  .choices = "float64|float32|bfloat16|tfloat32|float16|float8_e4m3",
 	  .help = "element type: float64 = cblas_dgemm, float32 = cblas_sgemm, bfloat16 = "
-		  "cblas_sbgemm (bf16 in, fp32 out; skipped if OpenBLAS lacks it)" },
+		  "cblas_sbgemm (bf16 in, fp32 out; skipped if OpenBLAS lacks it); cuda also "
+		  "tfloat32 (fp32 data, TF32 tensor cores), float16, and float8_e4m3 (fp8 in, "
+		  "bf16 out; sm_89+; TN layout before Blackwell); on cuda bfloat16 and float16 "
+		  "write their own type" },
 	{ .name = "m", .type = STRATA_PT_INT, .def = "1024", .min = 1, .max = 1048576,
 	  .help = "rows of op(A) and C" },
 	{ .name = "n", .type = STRATA_PT_INT, .def = "1024", .min = 1, .max = 1048576,
@@ -71,8 +79,14 @@ static const struct strata_param_def gemm_params[] = {
 	  .help = "OpenBLAS threads per rank (openblas_set_num_threads); 0 = OpenBLAS's "
 		  "default: OPENBLAS_NUM_THREADS, else the CPUs of the rank's affinity mask" },
 	{ .name = "peak_gflops", .type = STRATA_PT_DOUBLE, .def = "0", .min = 0, .max = 1e12,
-	  .help = "theoretical peak per rank, GFLOP/s; 0 = derive: cores x GHz x FLOP/cycle "
-		  "from /proc/cpuinfo flags (2 FMA units per core assumed)" },
+	  .help = "theoretical peak per rank, GFLOP/s; 0 = derive: cpu: cores x GHz x FLOP/cycle "
+		  "from /proc/cpuinfo flags (2 FMA units per core assumed); cuda: the dense peak "
+		  "of the type from the table of known GPUs" },
+	{ .name = "gpu", .type = STRATA_PT_INT, .def = "-1", .min = -1, .max = 1024,
+	  .help = "cuda: device ordinal to use; -1 = local rank modulo the visible devices" },
+	{ .name = "algos", .type = STRATA_PT_INT, .def = "8", .min = 1, .max = 64,
+	  .help = "cuda: algorithms asked of cuBLASLt's heuristic; each is timed and the "
+		  "fastest kept (recorded with its tile, stages, split-k, workspace)" },
 };
 
 static enum strata_cpu_prec prec_of(enum strata_gemm_dtype t)
@@ -115,13 +129,33 @@ static int memory_fits(const struct strata_case *c, enum strata_gemm_dtype t, in
 	return 1;
 }
 
+/* device cuda: the state only carries the GPU half (suites/gemm_gpu.c). */
+static int gemm_setup_gpu(const struct strata_case *c, void **state)
+{
+	struct gemm_state *s = calloc(1, sizeof(*s));
+	if (!s) {
+		strata_case_errorf(c, "gemm: out of memory");
+		return STRATA_ERROR;
+	}
+	int rc = strata_gemm_gpu_setup(c, &s->gpu);
+	if (rc != STRATA_OK) {
+		free(s);
+		return rc;
+	}
+	*state = s;
+	return STRATA_OK;
+}
+
 static int gemm_setup(const struct strata_case *c, void **state)
 {
 	const struct strata_params *p = c->params;
 	enum strata_gemm_dtype dtype;
+	if (strcmp(strata_params_str(p, "device"), "cuda") == 0)
+		return gemm_setup_gpu(c, state);
 	if (strata_gemm_dtype_parse(strata_params_str(p, "dtype"), &dtype) != 0) {
-		strata_case_errorf(c, "gemm: unknown dtype '%s'", strata_params_str(p, "dtype"));
-		return STRATA_ERROR;
+		strata_case_errorf(c, "gemm: dtype %s needs device: cuda (OpenBLAS has no such "
+				   "GEMM): skipped", strata_params_str(p, "dtype"));
+		return STRATA_SKIP;
 	}
 	const int64_t m = strata_params_int(p, "m"), n = strata_params_int(p, "n"),
 		      k = strata_params_int(p, "k");
@@ -176,6 +210,8 @@ static int gemm_setup(const struct strata_case *c, void **state)
 static int gemm_run_once(void *state, const struct strata_case *c)
 {
 	struct gemm_state *s = state;
+	if (s->gpu)
+		return strata_gemm_gpu_run_once(s->gpu, c);
 	if (strata_gemm_cpu_run(&s->gemm) != 0) {
 		strata_case_errorf(c, "gemm: no routine for dtype %s",
 				   strata_gemm_dtype_name(s->gemm.dtype));
@@ -190,6 +226,8 @@ static int gemm_run_once(void *state, const struct strata_case *c)
 static int64_t gemm_verify(void *state, const struct strata_case *c)
 {
 	struct gemm_state *s = state;
+	if (s->gpu)
+		return strata_gemm_gpu_verify(s->gpu, c);
 	const struct strata_gemm_cpu *g = &s->gemm;
 	struct strata_gemm_check chk;
 	int64_t wrong = strata_gemm_cpu_check(g, &chk);
@@ -227,6 +265,11 @@ static void gemm_teardown(void *state)
 	struct gemm_state *s = state;
 	if (!s)
 		return;
+	if (s->gpu) {
+		strata_gemm_gpu_teardown(s->gpu);
+		free(s);
+		return;
+	}
 	strata_gemm_cpu_release(&s->gemm);
 	/* openblas_set_num_threads is process-wide: leave it as we found it. */
 	if (s->threads != s->threads_before)
@@ -242,6 +285,8 @@ static size_t gemm_metrics(const void *state, const struct strata_case *c, doubl
 {
 	const struct gemm_state *s = state;
 	size_t n = 0;
+	if (s->gpu)
+		return strata_gemm_gpu_metrics(s->gpu, c, seconds, out, max);
 	if (seconds <= 0)
 		return 0;
 	const double gflops = strata_gemm_flops(s->gemm.m, s->gemm.n, s->gemm.k) / seconds / 1e9;
@@ -261,8 +306,11 @@ static size_t gemm_metrics(const void *state, const struct strata_case *c, doubl
 
 static void gemm_describe(const void *state, const struct strata_case *c, json_t *details)
 {
-	(void)c;
 	const struct gemm_state *s = state;
+	if (s->gpu) {
+		strata_gemm_gpu_describe(s->gpu, c, details);
+		return;
+	}
 	const struct strata_gemm_cpu *g = &s->gemm;
 	char text[512];
 
@@ -325,10 +373,17 @@ static void gemm_describe(const void *state, const struct strata_case *c, json_t
 	json_object_set_new(details, "validation", json_string(text));
 }
 
+/* CUDA events of the last batch (device cuda); 0 on cpu: the host clock. */
+static double gemm_device_seconds(const void *state)
+{
+	const struct gemm_state *s = state;
+	return s->gpu ? strata_gemm_gpu_device_seconds(s->gpu) : 0.0;
+}
+
 const struct strata_suite strata_suite_gemm = {
 	.name = "gemm",
-	.summary = "CPU dense matrix multiply: OpenBLAS dgemm/sgemm/sbgemm, GFLOP/s and fraction "
-		   "of peak",
+	.summary = "dense matrix multiply: OpenBLAS (cpu) or cuBLASLt (cuda), GFLOP/s and "
+		   "fraction of peak",
 	.flags = 0,
 	.params = gemm_params,
 	.n_params = sizeof(gemm_params) / sizeof(gemm_params[0]),
@@ -338,4 +393,5 @@ const struct strata_suite strata_suite_gemm = {
 	.teardown = gemm_teardown,
 	.metrics = gemm_metrics,
 	.describe = gemm_describe,
+	.device_seconds = gemm_device_seconds,
 };

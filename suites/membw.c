@@ -1,4 +1,7 @@
-/* membw.c: the CPU memory-bandwidth suite, STREAM's Copy, Scale, Add and Triad.
+/* membw.c: the memory-bandwidth suite: STREAM's Copy, Scale, Add and Triad on
+ * the CPU (this file); on device cuda, STREAM (and Dot) on device memory and
+ * copy-engine bandwidth host <-> device (suites/membw_gpu.c, to which every
+ * hook forwards when the case's device is cuda).
  *
  * What it is: the experiment around kernels/cpu/stream.c.  Each rank allocates
  * its own three arrays (first-touched by its own OpenMP team), one case runs
@@ -22,6 +25,7 @@
 
 #include "harness/suite.h"
 #include "kernels/cpu/stream.h"
+#include "suites/gpu_backends.h"
 
 /* STREAM's sizing rule (stream.c, INSTRUCTIONS 1a): "Each array must be at
  * least 4 times the size of the available cache memory". */
@@ -51,20 +55,35 @@ struct membw_state {
 	int threads_requested;   /* threads as planned; 0 = omp_get_max_threads() */
 	int64_t runs;            /* run_once calls, so verify can tell "never ran" */
 	struct llc_info llc;
+	struct strata_membw_gpu_state *gpu; /* device cuda: suites/membw_gpu.c; NULL on cpu */
 };
 
 static const struct strata_param_def membw_params[] = {
-	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu",
-	  .help = "backend (membw has only cpu for now)" },
+	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu|cuda",
+	  .help = "backend: cpu (host memory, OpenMP) or cuda (the rank's GPU; skipped, with "
+		  "the reason, where there is none)" },
 	{ .name = "kernel", .type = STRATA_PT_ENUM, .def = "[copy, scale, add, triad]",
-	  .choices = "copy|scale|add|triad",
-	  .help = "STREAM kernel: copy c=a, scale b=3c, add c=a+b, triad a=b+3c" },
+	  .choices = "copy|scale|add|triad|dot|h2d|d2h|d2d|bidir",
+	  .help = "STREAM kernel: copy c=a, scale b=3c, add c=a+b, triad a=b+3c; cuda only: "
+		  "dot (BabelStream's sum a.b), and copy engines h2d, d2h, d2d, bidir "
+		  "(h2d and d2h at once)" },
 	{ .name = "array_bytes", .type = STRATA_PT_SIZE, .def = "0", .min = 0,
 	  .max = 1099511627776.0 /* 1 TiB */,
-	  .help = "bytes per array per rank (3 arrays); 0 = auto: 4 x the last-level cache "
-		  "(hwloc) this rank can use, as STREAM's rule; rounded down to whole doubles" },
+	  .help = "bytes per array per rank (3 arrays), or per copy; 0 = auto: cpu 4 x the "
+		  "last-level cache (hwloc, STREAM's rule); cuda STREAM the smallest multiple of "
+		  "the L2 size >= 8 x L2 and >= 256 MiB; cuda copies 256 MiB" },
 	{ .name = "threads", .type = STRATA_PT_INT, .def = "0", .min = 0, .max = 65536,
-	  .help = "OpenMP threads per rank; 0 = omp_get_max_threads()" },
+	  .help = "cpu: OpenMP threads per rank; 0 = omp_get_max_threads()" },
+	{ .name = "gpu", .type = STRATA_PT_INT, .def = "-1", .min = -1, .max = 1024,
+	  .help = "cuda: device ordinal to use; -1 = local rank modulo the visible devices" },
+	{ .name = "host_memory", .type = STRATA_PT_ENUM, .def = "pinned", .choices = "pinned|pageable",
+	  .help = "cuda copies: page-locked (cudaHostRegister) or pageable host memory" },
+	{ .name = "numa", .type = STRATA_PT_INT, .def = "-1", .min = -1, .max = 4096,
+	  .help = "cuda copies: NUMA node (os index) of the host buffer (hwloc_alloc_membind); "
+		  "-1 = the node nearest the GPU; a node this host lacks is skipped" },
+	{ .name = "peak_gbps", .type = STRATA_PT_DOUBLE, .def = "0", .min = 0, .max = 1e9,
+	  .help = "cuda: theoretical peak per GPU, GB/s, for peak_fraction; 0 = HBM from the "
+		  "table of known GPUs (STREAM), PCIe generation x width from NVML (copies)" },
 };
 
 /* The largest cache level hwloc knows (L5 down to L1), summed over the
@@ -153,9 +172,17 @@ static int membw_setup(const struct strata_case *c, void **state)
 		return STRATA_ERROR;
 	}
 	int rc = STRATA_ERROR;
+	if (strcmp(strata_params_str(c->params, "device"), "cuda") == 0) {
+		rc = strata_membw_gpu_setup(c, &s->gpu);
+		if (rc != STRATA_OK)
+			goto out_free;
+		*state = s;
+		return STRATA_OK;
+	}
 	if (kernel_from_params(c->params, &s->kernel) != 0) {
-		strata_case_errorf(c, "membw: unknown kernel '%s'",
+		strata_case_errorf(c, "membw: kernel %s needs device: cuda: skipped",
 				   strata_params_str(c->params, "kernel"));
+		rc = STRATA_SKIP;
 		goto out_free;
 	}
 	s->requested_bytes = strata_params_int(c->params, "array_bytes");
@@ -213,6 +240,8 @@ out_free:
 static int membw_run_once(void *state, const struct strata_case *c)
 {
 	struct membw_state *s = state;
+	if (s->gpu)
+		return strata_membw_gpu_run_once(s->gpu, c);
 	if (strata_stream_run(&s->arrays, s->kernel) != 0) {
 		strata_case_errorf(c, "membw: invalid kernel %d", (int)s->kernel);
 		return STRATA_ERROR;
@@ -225,6 +254,8 @@ static int membw_run_once(void *state, const struct strata_case *c)
 static int64_t membw_verify(void *state, const struct strata_case *c)
 {
 	struct membw_state *s = state;
+	if (s->gpu)
+		return strata_membw_gpu_verify(s->gpu, c);
 	struct strata_stream_error first = { 0 };
 	int64_t wrong = strata_stream_check(&s->arrays, s->kernel, &first);
 	if (wrong < 0) {
@@ -246,6 +277,7 @@ static void membw_teardown(void *state)
 	struct membw_state *s = state;
 	if (!s)
 		return;
+	strata_membw_gpu_teardown(s->gpu);
 	strata_stream_release(&s->arrays);
 	free(s);
 }
@@ -259,6 +291,8 @@ static size_t membw_metrics(const void *state, const struct strata_case *c, doub
 {
 	const struct membw_state *s = state;
 	size_t n = 0;
+	if (s->gpu)
+		return strata_membw_gpu_metrics(s->gpu, c, seconds, out, max);
 	if (seconds <= 0)
 		return 0;
 	double bytes = (double)s->bytes_per_iter;
@@ -293,8 +327,11 @@ static json_t *env_or_unset(const char *name)
 
 static void membw_describe(const void *state, const struct strata_case *c, json_t *details)
 {
-	(void)c;
 	const struct membw_state *s = state;
+	if (s->gpu) {
+		strata_membw_gpu_describe(s->gpu, c, details);
+		return;
+	}
 	const int arrays = s->kernel == STRATA_STREAM_COPY || s->kernel == STRATA_STREAM_SCALE ? 2 : 3;
 	char rule[320];
 
@@ -355,9 +392,17 @@ static void membw_describe(const void *state, const struct strata_case *c, json_
 	json_object_set_new(details, "openmp", omp);
 }
 
+/* CUDA events of the last batch (device cuda); 0 on cpu: the host clock. */
+static double membw_device_seconds(const void *state)
+{
+	const struct membw_state *s = state;
+	return s->gpu ? strata_membw_gpu_device_seconds(s->gpu) : 0.0;
+}
+
 const struct strata_suite strata_suite_membw = {
 	.name = "membw",
-	.summary = "CPU memory bandwidth: STREAM copy/scale/add/triad, OpenMP, per-rank arrays",
+	.summary = "memory bandwidth: STREAM copy/scale/add/triad (cpu, cuda; cuda also dot) and "
+		   "copy engines h2d/d2h/d2d/bidir (cuda)",
 	.flags = 0,
 	.params = membw_params,
 	.n_params = sizeof(membw_params) / sizeof(membw_params[0]),
@@ -367,4 +412,5 @@ const struct strata_suite strata_suite_membw = {
 	.teardown = membw_teardown,
 	.metrics = membw_metrics,
 	.describe = membw_describe,
+	.device_seconds = membw_device_seconds,
 };

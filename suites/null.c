@@ -2,6 +2,7 @@
  * null engine).  It exercises setup/warm-up/repetitions/verify/teardown
  * without hardware, and can be told to fail, skip or sleep so tests can check
  * how the runner records each outcome.  It is not a benchmark of anything. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,10 @@ struct null_state {
 	char probe_name[STRATA_VALUE_STR];
 	char probe_value[256];   /* what run_once last saw; "(unset)" if unset */
 	int64_t iterations;  /* run_once calls so far */
+	int64_t timed_iterations; /* of them, timed (counted on the faulty rank only) */
 	double sleep_s;      /* per iteration */
-	const char *fail;    /* none|setup|verify|run */
+	const char *fail;    /* none|setup|verify|run|skip|die|hang */
+	int faulty;          /* this rank is the one that dies or hangs */
 };
 
 static const struct strata_param_def null_params[] = {
@@ -22,8 +25,11 @@ static const struct strata_param_def null_params[] = {
 	  .help = "backend (the null suite has only cpu)" },
 	{ .name = "sleep_us", .type = STRATA_PT_DOUBLE, .def = "0", .min = 0, .max = 60e6,
 	  .help = "microseconds each iteration sleeps" },
-	{ .name = "fail", .type = STRATA_PT_ENUM, .def = "none", .choices = "none|setup|verify|run|skip",
-	  .help = "test hook: make this stage fail (or setup skip)" },
+	{ .name = "fail", .type = STRATA_PT_ENUM, .def = "none", .choices = "none|setup|verify|run|skip|die|hang",
+	  .help = "test hook: make this stage fail (or setup skip); die: fault_rank kills itself with SIGKILL, "
+		  "hang: fault_rank sleeps for an hour, both at its 3rd timed repetition" },
+	{ .name = "fault_rank", .type = STRATA_PT_INT, .def = "-1", .min = -1, .max = 1 << 30,
+	  .help = "test hook: the rank that dies or hangs (-1: the last rank)" },
 	{ .name = "bytes", .type = STRATA_PT_SIZE, .def = "0", .min = 0, .max = 1e18,
 	  .help = "nominal bytes per iteration, to exercise rate metrics" },
 	{ .name = "env_probe", .type = STRATA_PT_STRING, .def = "\"\"",
@@ -49,6 +55,8 @@ static int null_setup(const struct strata_case *c, void **state)
 	s->sleep_s = strata_params_double(c->params, "sleep_us") * 1e-6;
 	snprintf(s->probe_name, sizeof(s->probe_name), "%s", strata_params_str(c->params, "env_probe"));
 	s->fail = fail;
+	int64_t fr = strata_params_int(c->params, "fault_rank");
+	s->faulty = c->rank == (fr < 0 ? c->nranks - 1 : fr);
 	*state = s;
 	return STRATA_OK;
 }
@@ -64,6 +72,15 @@ static int null_run_once(void *state, const struct strata_case *c)
 	if (strcmp(s->fail, "run") == 0) {
 		strata_case_errorf(c, "null suite asked to fail in run");
 		return STRATA_ERROR;
+	}
+	if (s->faulty && c->timed && ++s->timed_iterations == 3) {
+		/* A crashed node or an OOM kill; a rank stuck in a driver call. */
+		if (strcmp(s->fail, "die") == 0)
+			raise(SIGKILL);
+		for (int i = 0; i < 3600 && strcmp(s->fail, "hang") == 0; i++) {
+			struct timespec sec = { .tv_sec = 1 };
+			nanosleep(&sec, NULL);
+		}
 	}
 	if (s->sleep_s > 0) {
 		struct timespec ts = { .tv_sec = (time_t)s->sleep_s,

@@ -4,7 +4,8 @@
  * Only the experiment's description lives here (its parameters and hooks);
  * buffers, inputs, the call, the exact check, byte counts and nccl-tests' bus
  * bandwidth are in kernels/cpu/mpi_coll.c, shared by every collective suite.
- * It is not NCCL: device cpu only (host memory, the MPI library's algorithms).
+ * device cpu: MPI on host memory; device cuda: NCCL on the rank's GPU
+ * (suites/coll_gpu.c, kernels/cuda/nccl_coll.c).
  * Parameters are swept with size varying fastest (last row), as nccl-tests
  * sweeps sizes for each data type.
  */
@@ -29,7 +30,7 @@ static int reduce_scatter_setup(const struct strata_case *c, void **state)
 
 const struct strata_suite strata_suite_reduce_scatter = {
 	.name = "reduce_scatter",
-	.summary = "MPI_Reduce_scatter_block (sum) latency, algbw and busbw over a size "
+	.summary = "MPI_Reduce_scatter_block / ncclReduceScatter (sum) latency, algbw and busbw over a size "
 		   "sweep, nccl-tests byte counts",
 	.params = reduce_scatter_params,
 	.n_params = sizeof(reduce_scatter_params) / sizeof(reduce_scatter_params[0]),

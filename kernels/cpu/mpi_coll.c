@@ -22,6 +22,7 @@
 #include "kernels/cpu/mpi_coll.h"
 
 #include <math.h>
+#include "suites/gpu_backends.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,7 @@ int strata_coll_init(struct strata_coll *cl, const struct strata_coll_config *cf
 	cl->root = cfg->root;
 	cl->inplace = cfg->kind == STRATA_COLL_BROADCAST ? 0 : cfg->inplace;
 	cl->size_bytes = cfg->size_bytes;
+	cl->launches = 1;
 	if (MPI_Comm_rank(comm, &cl->rank) != MPI_SUCCESS ||
 	    MPI_Comm_size(comm, &cl->nranks) != MPI_SUCCESS) {
 		snprintf(err, err_len, "%s:%d: MPI_Comm_rank/size failed", __FILE__, __LINE__);
@@ -406,15 +408,61 @@ int64_t strata_coll_verify(struct strata_coll *cl, char *err, size_t err_len)
 
 /* ---- suite glue ---------------------------------------------------------- */
 
+/* device cuda: the counts here, the work in suites/coll_gpu.c (NCCL). */
+static int coll_setup_gpu(enum strata_coll_kind kind, const struct strata_case *c, void **state)
+{
+	static const char *const dtypes[] = { "float", "double", "bfloat16", "half" };
+	static const size_t elt[] = { 4, 8, 2, 2 };
+	const struct strata_params *p = c->params;
+	const struct strata_suite *s = p->suite;
+	int di = 0;
+	for (int i = 0; i < 4; i++)
+		if (strcmp(strata_params_str(p, "dtype"), dtypes[i]) == 0)
+			di = i;
+	struct strata_coll *cl = calloc(1, sizeof(*cl));
+	if (!cl) {
+		strata_case_errorf(c, "out of memory");
+		return STRATA_ERROR;
+	}
+	cl->kind = kind;
+	cl->dtype = di == 1 ? STRATA_COLL_DOUBLE : STRATA_COLL_FLOAT; /* unused on cuda */
+	cl->elt_bytes = elt[di];
+	cl->comm = c->comm;
+	cl->rank = c->rank;
+	cl->nranks = c->nranks;
+	cl->root = strata_param_index(s, "root") >= 0 ? (int)strata_params_int(p, "root") : 0;
+	cl->inplace = kind != STRATA_COLL_BROADCAST && strata_param_index(s, "inplace") >= 0
+			      ? (int)strata_params_int(p, "inplace") : 0;
+	cl->size_bytes = (size_t)strata_params_int(p, "size");
+	strata_coll_counts_get(kind, cl->size_bytes, cl->elt_bytes, cl->nranks, &cl->n);
+	if (kind == STRATA_COLL_BROADCAST && (cl->root < 0 || cl->root >= cl->nranks)) {
+		strata_case_errorf(c, "broadcast root %d is not a rank (0..%d)", cl->root,
+				   cl->nranks - 1);
+		free(cl);
+		return STRATA_ERROR;
+	}
+	int rc = strata_coll_gpu_setup(kind, c, &cl->n, di, cl->inplace, cl->root, &cl->gpu);
+	if (rc != STRATA_OK) {
+		free(cl);
+		return rc;
+	}
+	cl->launches = strata_coll_gpu_launches(cl->gpu);
+	*state = cl;
+	return STRATA_OK;
+}
+
 int strata_coll_suite_setup(enum strata_coll_kind kind, const struct strata_case *c,
 			    void **state)
 {
 	const struct strata_params *p = c->params;
 	const struct strata_suite *s = p->suite;
 	if (strata_param_index(s, "device") >= 0 &&
-	    strcmp(strata_params_str(p, "device"), "cpu") != 0) {
-		strata_case_errorf(c, "device %s: only cpu (host memory, MPI) is built",
-				   strata_params_str(p, "device"));
+	    strcmp(strata_params_str(p, "device"), "cuda") == 0)
+		return coll_setup_gpu(kind, c, state);
+	const char *dtype = strata_params_str(p, "dtype");
+	if (strcmp(dtype, "float") != 0 && strcmp(dtype, "double") != 0) {
+		strata_case_errorf(c, "dtype %s needs device: cuda (MPI has no %s type): skipped",
+				   dtype, dtype);
 		return STRATA_SKIP;
 	}
 	struct strata_coll_config cfg = {
@@ -442,18 +490,26 @@ int strata_coll_suite_setup(enum strata_coll_kind kind, const struct strata_case
 
 int strata_coll_suite_run_once(void *state, const struct strata_case *c)
 {
+	struct strata_coll *cl = state;
+	if (cl->gpu)
+		return strata_coll_gpu_run_once(cl->gpu, c);
 	return strata_coll_run(state, c->err, c->err_len) == 0 ? STRATA_OK : STRATA_ERROR;
 }
 
 int64_t strata_coll_suite_verify(void *state, const struct strata_case *c)
 {
+	struct strata_coll *cl = state;
+	if (cl->gpu)
+		return strata_coll_gpu_verify(cl->gpu, c);
 	return strata_coll_verify(state, c->err, c->err_len);
 }
 
 void strata_coll_suite_teardown(void *state)
 {
-	if (!state)
+	struct strata_coll *cl = state;
+	if (!cl)
 		return;
+	strata_coll_gpu_teardown(cl->gpu);
 	strata_coll_release(state);
 	free(state);
 }
@@ -464,6 +520,8 @@ size_t strata_coll_suite_metrics(const void *state, const struct strata_case *c,
 	(void)c;
 	const struct strata_coll *cl = state;
 	size_t n = 0;
+	/* One run_once is cl->launches collectives (NCCL batches, as nccl-tests). */
+	seconds /= cl->launches > 0 ? cl->launches : 1;
 	if (n < max)
 		out[n++] = (struct strata_metric){ "latency", "us", seconds * 1e6, 0 };
 	if (seconds <= 0)
@@ -509,6 +567,11 @@ void strata_coll_suite_describe(const void *state, const struct strata_case *c, 
 						  "compared exactly with its known value"
 						: "inputs re-initialised, one more collective, every "
 						  "output element compared exactly (as nccl-tests)"));
+	if (cl->gpu) { /* overrides dtype, implementation and validation */
+		json_object_set_new(details, "typesize", json_integer((json_int_t)cl->elt_bytes));
+		strata_coll_gpu_describe(cl->gpu, c, (double)cl->n.bytes, details);
+		return;
+	}
 	json_object_set_new(details, "implementation",
 			    json_string(cl->kind == STRATA_COLL_REDUCE_SCATTER
 						? "MPI_Reduce_scatter_block"

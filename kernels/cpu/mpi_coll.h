@@ -93,6 +93,10 @@ struct strata_coll {
 	size_t recv_alloc_count; /* elements allocated in recv (in place may need more) */
 	int64_t runs;      /* collectives run since the last fill */
 	double *red_sum;   /* reductions: expected sum by (global index mod STRATA_COLL_RED_MOD) */
+	/* device cuda: NCCL (suites/coll_gpu.c) does the work and this struct
+	 * only carries the counts; NULL on cpu. */
+	struct strata_coll_gpu_state *gpu;
+	int launches;      /* collectives per run_once: 1 on cpu */
 };
 
 struct strata_coll_config {
@@ -164,11 +168,14 @@ void strata_coll_suite_describe(const void *state, const struct strata_case *c, 
 /* Parameter rows every collective suite shares, so their tables cannot drift
  * apart (the CUDA issue adds "cuda" to device here, once). */
 #define STRATA_COLL_PARAM_DEVICE                                                          \
-	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu",       \
-	  .help = "backend: cpu (host buffers, MPI)" }
+	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu|cuda",  \
+	  .help = "backend: cpu (host buffers, MPI) or cuda (NCCL, one GPU per rank by "   \
+		  "local rank; skipped, with the reason, where there is none)" }
 #define STRATA_COLL_PARAM_DTYPE                                                           \
-	{ .name = "dtype", .type = STRATA_PT_ENUM, .def = "float", .choices = "float|double", \
-	  .help = "element type (MPI_FLOAT or MPI_DOUBLE); float is nccl-tests' default" }
+	{ .name = "dtype", .type = STRATA_PT_ENUM, .def = "float",                        \
+	  .choices = "float|double|bfloat16|half",                                          \
+	  .help = "element type (MPI_FLOAT or MPI_DOUBLE; cuda: ncclFloat32, ncclFloat64, " \
+		  "ncclBfloat16, ncclFloat16); float is nccl-tests' default" }
 #define STRATA_COLL_PARAM_OP                                                              \
 	{ .name = "op", .type = STRATA_PT_ENUM, .def = "sum", .choices = "sum",           \
 	  .help = "reduction operation (MPI_SUM)" }

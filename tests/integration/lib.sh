@@ -8,9 +8,9 @@ trap 'rm -rf "$WORK"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 
-mpirun_n() { # mpirun_n N args...
+mpirun_n() { # mpirun_n N args...: bounded, so a hang fails the test instead of orphaning ranks
   local n="$1"; shift
-  mpirun --oversubscribe -np "$n" "$@"
+  timeout -k 10 "${STRATA_TEST_MPI_TIMEOUT:-400}" mpirun --oversubscribe -np "$n" "$@"
 }
 
 die() { echo "FAIL: $*" >&2; exit 1; }

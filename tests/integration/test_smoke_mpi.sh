@@ -8,7 +8,8 @@ source "$(dirname "$0")/lib.sh"
 expect_exit 0 mpirun_n 2 "$STRATA" run "$SRC/configs/smoke.yaml" -o "$WORK/smoke"
 expect_output "results written to $WORK/smoke"
 $CHECK "$WORK/smoke" --allow skipped \
-  --require-suites gemm membw allreduce allgather reduce_scatter broadcast alltoall p2p
+  --require-suites gemm membw allreduce allgather reduce_scatter broadcast alltoall p2p \
+  storage storage_meta storage_loader
 
 /usr/bin/python3 - "$WORK/smoke" <<'PY'
 import json, sys

@@ -31,7 +31,8 @@ assert base["details"]["env_probe"] == "user", base["details"]
 assert knob["details"]["env_probe"] == "on", knob["details"]
 # params override: 400 us vs 50 us
 assert knob["params"]["sleep_us"] == 400 and base["params"]["sleep_us"] == 50
-assert knob["stats"]["median"] > 3 * base["stats"]["median"], (knob["stats"], base["stats"])
+# (minima: a 400 us sleep bounds the knob's from below; medians move with load)
+assert knob["stats"]["min"] >= 400e-6 > base["stats"]["min"], (knob["stats"], base["stats"])
 # keys align: same case, differing only in the label
 assert base["metric_key"].rsplit("@", 1)[0] == knob["metric_key"].rsplit("@", 1)[0]
 for r in recs:

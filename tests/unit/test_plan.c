@@ -120,7 +120,7 @@ static void test_metric_key_is_canonical(void **unused)
 	strata_metric_key(&a.cases[0].params, "v", ka, sizeof(ka));
 	strata_metric_key(&b.cases[0].params, "v", kb, sizeof(kb));
 	assert_string_equal(ka, kb);
-	assert_string_equal(ka, "null[device=cpu,sleep_us=0,fail=none,bytes=1024,env_probe=]@v");
+	assert_string_equal(ka, "null[device=cpu,sleep_us=0,fail=none,fault_rank=-1,bytes=1024,env_probe=]@v");
 	strata_plan_release(&a);
 	strata_plan_release(&b);
 }
