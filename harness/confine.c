@@ -22,7 +22,9 @@
 int strata_confine_check_relative(const char *rel, char *err, size_t err_len)
 {
 	if (!rel || !*rel) {
-		snprintf(err, err_len, "an empty path where a path relative to the working directory is expected");
+		snprintf(
+		    err, err_len,
+		    "an empty path where a path relative to the working directory is expected");
 		return -1;
 	}
 	if (strlen(rel) >= 4096) {
@@ -30,16 +32,19 @@ int strata_confine_check_relative(const char *rel, char *err, size_t err_len)
 		return -1;
 	}
 	if (rel[0] == '/') {
-		snprintf(err, err_len,
-			 "'%s' is absolute where a path relative to the working directory is expected", rel);
+		snprintf(
+		    err, err_len,
+		    "'%s' is absolute where a path relative to the working directory is expected",
+		    rel);
 		return -1;
 	}
 	for (const char *p = rel; *p;) {
 		const char *slash = strchr(p, '/');
 		size_t n = slash ? (size_t)(slash - p) : strlen(p);
 		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			snprintf(err, err_len, "'%s' has a '..' component: it could leave the working directory",
-				 rel);
+			snprintf(err, err_len,
+			         "'%s' has a '..' component: it could leave the working directory",
+			         rel);
 			return -1;
 		}
 		p += n;
@@ -50,7 +55,7 @@ int strata_confine_check_relative(const char *rel, char *err, size_t err_len)
 }
 
 int strata_confine_create(struct strata_confined_dir *d, const char *base, const char *prefix,
-			  char *err, size_t err_len)
+                          char *err, size_t err_len)
 {
 	memset(d, 0, sizeof(*d));
 	d->dirfd = d->parentfd = -1;
@@ -66,9 +71,11 @@ int strata_confine_create(struct strata_confined_dir *d, const char *base, const
 	uint64_t seed = (uint64_t)strata_now_ns() ^ ((uint64_t)getpid() << 32);
 	for (int attempt = 0; attempt < 100; attempt++) {
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-		snprintf(d->name, sizeof(d->name), "%s-%06x", prefix, (unsigned)(seed >> 40) & 0xffffffu);
+		snprintf(d->name, sizeof(d->name), "%s-%06x", prefix,
+		         (unsigned)(seed >> 40) & 0xffffffu);
 		if (mkdirat(d->parentfd, d->name, 0700) == 0) {
-			d->dirfd = openat(d->parentfd, d->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			d->dirfd = openat(d->parentfd, d->name,
+			                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (d->dirfd < 0)
 				break; /* swapped between mkdir and open */
 			snprintf(d->path, sizeof(d->path), "%s/%s", base, d->name);
@@ -77,7 +84,8 @@ int strata_confine_create(struct strata_confined_dir *d, const char *base, const
 		if (errno != EEXIST)
 			break;
 	}
-	snprintf(err, err_len, "%s: cannot create a fresh directory %s: %s", base, d->name, strerror(errno));
+	snprintf(err, err_len, "%s: cannot create a fresh directory %s: %s", base, d->name,
+	         strerror(errno));
 	close(d->parentfd);
 	d->parentfd = -1;
 	return -1;
@@ -88,7 +96,7 @@ int strata_confine_create(struct strata_confined_dir *d, const char *base, const
  * the last directory (d->dirfd itself or one the caller closes) and points
  * *leaf at the last component inside buf; -1 with errno on failure. */
 static int walk(const struct strata_confined_dir *d, const char *rel, int mkdirs, char *buf,
-		size_t buf_len, const char **leaf)
+                size_t buf_len, const char **leaf)
 {
 	snprintf(buf, buf_len, "%s", rel);
 	size_t n = strlen(buf);
@@ -107,7 +115,9 @@ static int walk(const struct strata_confined_dir *d, const char *rel, int mkdirs
 			int next = openat(cur, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (next < 0 && errno == ENOENT && mkdirs) {
 				if (mkdirat(cur, p, 0700) == 0 || errno == EEXIST)
-					next = openat(cur, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+					next =
+					    openat(cur, p,
+					           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			}
 			int e = errno;
 			if (cur != d->dirfd)
@@ -128,15 +138,15 @@ static int bad_path(const char *rel, const char *what, char *err, size_t err_len
 {
 	int e = errno;
 	snprintf(err, err_len, "%s: %s: %s%s", rel, what, strerror(e),
-		 e == ELOOP || e == ENOTDIR ? " (a symlink on the way is not followed)"
-		 : e == EEXIST              ? " (already there: a file is only ever created fresh)"
-					    : "");
+	         e == ELOOP || e == ENOTDIR ? " (a symlink on the way is not followed)"
+	         : e == EEXIST              ? " (already there: a file is only ever created fresh)"
+	                                    : "");
 	errno = e;
 	return -1;
 }
 
 int strata_confine_open(const struct strata_confined_dir *d, const char *rel, int flags,
-			mode_t mode, char *err, size_t err_len)
+                        mode_t mode, char *err, size_t err_len)
 {
 	if (strata_confine_check_relative(rel, err, err_len))
 		return (errno = EINVAL), -1;
@@ -160,12 +170,13 @@ int strata_confine_open(const struct strata_confined_dir *d, const char *rel, in
 		close(parent);
 	errno = e;
 	if (fd < 0)
-		return bad_path(rel, flags & O_CREAT ? "cannot create" : "cannot open", err, err_len);
+		return bad_path(rel, flags & O_CREAT ? "cannot create" : "cannot open", err,
+		                err_len);
 	return fd;
 }
 
 int strata_confine_mkdirs(const struct strata_confined_dir *d, const char *rel, char *err,
-			  size_t err_len)
+                          size_t err_len)
 {
 	if (strata_confine_check_relative(rel, err, err_len))
 		return (errno = EINVAL), -1;
@@ -228,7 +239,7 @@ static int remove_at(int dirfd, const char *name, int depth)
 }
 
 int strata_confine_remove(const struct strata_confined_dir *d, const char *rel, char *err,
-			  size_t err_len)
+                          size_t err_len)
 {
 	if (strata_confine_check_relative(rel, err, err_len))
 		return (errno = EINVAL), -1;
@@ -268,8 +279,8 @@ int strata_confine_destroy(struct strata_confined_dir *d, char *err, size_t err_
 			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 				continue;
 			if (remove_at(d->dirfd, e->d_name, 1) != 0 && rc == 0) {
-				snprintf(err, err_len, "%s/%s: cannot remove: %s", d->path, e->d_name,
-					 strerror(errno));
+				snprintf(err, err_len, "%s/%s: cannot remove: %s", d->path,
+				         e->d_name, strerror(errno));
 				rc = -1;
 			}
 		}
@@ -282,7 +293,8 @@ int strata_confine_destroy(struct strata_confined_dir *d, char *err, size_t err_
 		if (fstat(d->dirfd, &held) != 0 ||
 		    fstatat(d->parentfd, d->name, &named, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    held.st_dev != named.st_dev || held.st_ino != named.st_ino) {
-			snprintf(err, err_len, "%s: no longer the directory strata created; left alone", d->path);
+			snprintf(err, err_len,
+			         "%s: no longer the directory strata created; left alone", d->path);
 			rc = -1;
 		} else if (unlinkat(d->parentfd, d->name, AT_REMOVEDIR) != 0) {
 			snprintf(err, err_len, "%s: cannot remove: %s", d->path, strerror(errno));

@@ -25,10 +25,10 @@
 #include <sys/types.h>
 
 struct strata_confined_dir {
-	int dirfd;        /* the fresh directory, O_DIRECTORY|O_NOFOLLOW; -1 when closed */
-	int parentfd;     /* the base it was created in */
-	char name[256];   /* its name in the base */
-	char path[4096];  /* base/name, for messages only */
+	int dirfd;       /* the fresh directory, O_DIRECTORY|O_NOFOLLOW; -1 when closed */
+	int parentfd;    /* the base it was created in */
+	char name[256];  /* its name in the base */
+	char path[4096]; /* base/name, for messages only */
 };
 
 /* A path a plan gives relative to a confined directory: 0, or -1 with a
@@ -37,23 +37,23 @@ int strata_confine_check_relative(const char *rel, char *err, size_t err_len);
 
 /* Create base/<prefix>-XXXXXX (mode 0700) and open it.  base must exist. */
 int strata_confine_create(struct strata_confined_dir *d, const char *base, const char *prefix,
-			  char *err, size_t err_len);
+                          char *err, size_t err_len);
 
 /* Open rel beneath d (checked with strata_confine_check_relative) without
  * following a symlink in any component.  flags as for open(2); with O_CREAT
  * the file must not exist (O_EXCL is added).  Returns the fd or -1 (errno
  * set: ELOOP/ENOTDIR for a symlink on the way, EEXIST for a planted file). */
 int strata_confine_open(const struct strata_confined_dir *d, const char *rel, int flags,
-			mode_t mode, char *err, size_t err_len);
+                        mode_t mode, char *err, size_t err_len);
 
 /* mkdir -p rel beneath d (mode 0700), never through a symlink. */
 int strata_confine_mkdirs(const struct strata_confined_dir *d, const char *rel, char *err,
-			  size_t err_len);
+                          size_t err_len);
 
 /* Remove rel beneath d: a file, a symlink (itself), or a directory tree,
  * never following a symlink. */
 int strata_confine_remove(const struct strata_confined_dir *d, const char *rel, char *err,
-			  size_t err_len);
+                          size_t err_len);
 
 /* Remove everything in d, then d itself (only if the name still is that
  * directory), and close it.  Never follows a symlink. */

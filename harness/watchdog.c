@@ -17,38 +17,39 @@
 #include "harness/timer.h"
 
 #define NS_PER_S 1000000000LL
-#define CHECK_PERIOD_NS (100 * 1000000LL)  /* liveness and deadline checks while waiting */
-#define COLLECT_S 5      /* rank 0 waits this long after the grace for arrivals */
-#define GIVE_UP_S 20     /* other ranks give up waiting for rank 0 this long after the grace */
+#define CHECK_PERIOD_NS (100 * 1000000LL) /* liveness and deadline checks while waiting */
+#define COLLECT_S 5                       /* rank 0 waits this long after the grace for arrivals */
+#define GIVE_UP_S 20      /* other ranks give up waiting for rank 0 this long after the grace */
 #define THREAD_EXTRA_S 15 /* the thread acts this long after the grace */
 #define SIGNAL_REPORT_NS (500 * 1000000LL) /* after a signal, rank 0 says who is missing */
 #define DEAD_FALLBACK_NS (2 * NS_PER_S)    /* a rank other than the first reports a dead peer */
-#define MAX_NAMED 32     /* ranks named in one message */
+#define MAX_NAMED 32                       /* ranks named in one message */
 
 /* A rank on this host, as it described itself at start. */
 struct peer {
 	int rank;
-	long pid;                     /* 0: no /proc, not checked */
+	long pid;                       /* 0: no /proc, not checked */
 	unsigned long long start_ticks; /* /proc/PID/stat field 22, tells a reused pid apart */
-	char pidns[64];               /* readlink /proc/self/ns/pid: only the same namespace is checked */
+	char pidns[64]; /* readlink /proc/self/ns/pid: only the same namespace is checked */
 };
 
 static struct {
 	int active;
-	MPI_Comm comm; /* a duplicate of MPI_COMM_WORLD: arrivals never mix with the suites' messages */
+	MPI_Comm
+	    comm; /* a duplicate of MPI_COMM_WORLD: arrivals never mix with the suites' messages */
 	int rank, nranks;
 	char host[256];
-	char *const *hostnames;  /* rank 0: every rank's host */
-	struct peer *peers;      /* the ranks on this host, this one included */
+	char *const *hostnames; /* rank 0: every rank's host */
+	struct peer *peers;     /* the ranks on this host, this one included */
 	int n_peers;
-	int64_t *dead_since_ns;  /* per peer: when this rank first saw it dead (0: alive) */
-	int64_t *arrived_seq;    /* rank 0, per rank: the vote it last said it waits in */
-	int64_t seq;             /* votes so far: the same count on every rank */
-	long long arrival[2];    /* the message in flight: {seq, 0}; {-1, 0} says goodbye */
+	int64_t *dead_since_ns; /* per peer: when this rank first saw it dead (0: alive) */
+	int64_t *arrived_seq;   /* rank 0, per rank: the vote it last said it waits in */
+	int64_t seq;            /* votes so far: the same count on every rank */
+	long long arrival[2];   /* the message in flight: {seq, 0}; {-1, 0} says goodbye */
 	MPI_Request arrival_req;
 	void (*on_abort)(const char *why, void *arg);
 	void *on_abort_arg;
-} W = { .comm = MPI_COMM_NULL, .arrival_req = MPI_REQUEST_NULL };
+} W = {.comm = MPI_COMM_NULL, .arrival_req = MPI_REQUEST_NULL};
 
 enum { TAG_ARRIVAL = 1 };
 
@@ -130,7 +131,7 @@ int strata_watchdog_start(const struct strata_rank_info *ri)
 	gethostname(W.host, sizeof(W.host) - 1);
 	W.hostnames = ri->hostnames;
 
-	struct peer me = { .rank = W.rank, .pid = (long)getpid() };
+	struct peer me = {.rank = W.rank, .pid = (long)getpid()};
 	char state;
 	ssize_t len = readlink("/proc/self/ns/pid", me.pidns, sizeof(me.pidns) - 1);
 	if (len <= 0 || proc_stat(me.pid, &state, &me.start_ticks) != 0)
@@ -163,12 +164,13 @@ void strata_watchdog_stop(void)
 	 * order), rank 0 receives until it has every goodbye. */
 	if (W.rank != 0) {
 		MPI_Wait(&W.arrival_req, MPI_STATUS_IGNORE);
-		long long bye[2] = { -1, 0 };
+		long long bye[2] = {-1, 0};
 		MPI_Send(bye, 2, MPI_LONG_LONG, 0, TAG_ARRIVAL, W.comm);
 	} else {
 		for (int byes = 0; byes < W.nranks - 1;) {
 			long long msg[2];
-			MPI_Recv(msg, 2, MPI_LONG_LONG, MPI_ANY_SOURCE, TAG_ARRIVAL, W.comm, MPI_STATUS_IGNORE);
+			MPI_Recv(msg, 2, MPI_LONG_LONG, MPI_ANY_SOURCE, TAG_ARRIVAL, W.comm,
+			         MPI_STATUS_IGNORE);
 			byes += msg[0] == -1;
 		}
 	}
@@ -185,8 +187,8 @@ void strata_watchdog_stop(void)
 
 static void where(char *buf, size_t len, int timed, int64_t repetition)
 {
-	snprintf(buf, len, "the stop vote before %s %lld", timed ? "timed repetition" : "warm-up iteration",
-		 (long long)repetition);
+	snprintf(buf, len, "the stop vote before %s %lld",
+	         timed ? "timed repetition" : "warm-up iteration", (long long)repetition);
 }
 
 static void abort_run(const char *why)
@@ -235,14 +237,16 @@ static void check_peers(int timed, int64_t repetition, int64_t now)
 	int n = 0;
 	for (int i = 0; i < W.n_peers && off < sizeof(dead); i++)
 		if (W.dead_since_ns[i] == first_death)
-			off += (size_t)snprintf(dead + off, sizeof(dead) - off, "%s%d (pid %ld)", n++ ? ", " : "",
-						W.peers[i].rank, W.peers[i].pid);
+			off += (size_t)snprintf(dead + off, sizeof(dead) - off, "%s%d (pid %ld)",
+			                        n++ ? ", " : "", W.peers[i].rank, W.peers[i].pid);
 	where(at, sizeof(at), timed, repetition);
-	snprintf(why, sizeof(why),
-		 "strata: rank %s on %s died during case %s: its process is gone; rank %d noticed while "
-		 "waiting at %s. Aborting the run: finished cases are in results.jsonl, the manifest says "
-		 "incomplete.",
-		 dead, W.host, case_what, W.rank, at);
+	snprintf(
+	    why, sizeof(why),
+	    "strata: rank %s on %s died during case %s: its process is gone; rank %d noticed while "
+	    "waiting at %s. Aborting the run: finished cases are in results.jsonl, the manifest "
+	    "says "
+	    "incomplete.",
+	    dead, W.host, case_what, W.rank, at);
 	abort_run(why);
 }
 
@@ -257,7 +261,8 @@ static int missing_ranks(char *buf, size_t len)
 		if (!flag)
 			break;
 		long long msg[2];
-		MPI_Recv(msg, 2, MPI_LONG_LONG, st.MPI_SOURCE, TAG_ARRIVAL, W.comm, MPI_STATUS_IGNORE);
+		MPI_Recv(msg, 2, MPI_LONG_LONG, st.MPI_SOURCE, TAG_ARRIVAL, W.comm,
+		         MPI_STATUS_IGNORE);
 		if (msg[0] >= 0 && st.MPI_SOURCE < W.nranks)
 			W.arrived_seq[st.MPI_SOURCE] = msg[0];
 	}
@@ -269,7 +274,7 @@ static int missing_ranks(char *buf, size_t len)
 			continue;
 		if (n < MAX_NAMED && off < len)
 			off += (size_t)snprintf(buf + off, len - off, "%s%d (%s)", n ? ", " : "", r,
-						W.hostnames ? W.hostnames[r] : "?");
+			                        W.hostnames ? W.hostnames[r] : "?");
 		n++;
 	}
 	if (n > MAX_NAMED && off < len)
@@ -308,7 +313,7 @@ static void wait_vote(MPI_Request *req, int timed, int64_t repetition)
 		next_check = now + CHECK_PERIOD_NS;
 		if (now - t_wait > NS_PER_S) {
 			/* Long waits yield the core to whoever is late. */
-			struct timespec ms = { .tv_nsec = 1000000 };
+			struct timespec ms = {.tv_nsec = 1000000};
 			nanosleep(&ms, NULL);
 		}
 		if (!W.active)
@@ -328,9 +333,12 @@ static void wait_vote(MPI_Request *req, int timed, int64_t repetition)
 				char at[128], why[4096];
 				where(at, sizeof(at), timed, repetition);
 				snprintf(why, sizeof(why),
-					 "strata: rank %d on %s: case %s: waited at %s for %d s past its timeout_s "
-					 "and rank 0 has not ended the run (it may be the hung rank); aborting.",
-					 W.rank, W.host, case_what, at, STRATA_WATCHDOG_GRACE_S + GIVE_UP_S);
+				         "strata: rank %d on %s: case %s: waited at %s for %d s "
+				         "past its timeout_s "
+				         "and rank 0 has not ended the run (it may be the hung "
+				         "rank); aborting.",
+				         W.rank, W.host, case_what, at,
+				         STRATA_WATCHDOG_GRACE_S + GIVE_UP_S);
 				abort_run(why);
 			}
 			continue;
@@ -341,9 +349,11 @@ static void wait_vote(MPI_Request *req, int timed, int64_t repetition)
 			if (missing_ranks(missing, sizeof(missing)) > 0) {
 				where(at, sizeof(at), timed, repetition);
 				fprintf(stderr,
-					"strata: signal %d while case %s waited at %s; not arrived after %.1f s: "
-					"rank(s) %s (dead, hung, or in a long repetition)\n",
-					strata_runner_signal(), case_what, at, (double)(now - t_wait) * 1e-9, missing);
+				        "strata: signal %d while case %s waited at %s; not arrived "
+				        "after %.1f s: "
+				        "rank(s) %s (dead, hung, or in a long repetition)\n",
+				        strata_runner_signal(), case_what, at,
+				        (double)(now - t_wait) * 1e-9, missing);
 				fflush(stderr);
 			}
 		}
@@ -351,10 +361,14 @@ static void wait_vote(MPI_Request *req, int timed, int64_t repetition)
 			int n = missing_ranks(missing, sizeof(missing));
 			where(at, sizeof(at), timed, repetition);
 			snprintf(why, sizeof(why),
-				 "strata: case %s: %d rank(s) did not arrive at %s within timeout_s + %d s: "
-				 "rank(s) %s; they are hung (a stuck collective or driver call) or dead. Aborting "
-				 "the run: finished cases are in results.jsonl, the manifest says incomplete.",
-				 case_what, n, at, STRATA_WATCHDOG_GRACE_S, n ? missing : "(none named: no arrival messages)");
+			         "strata: case %s: %d rank(s) did not arrive at %s within "
+			         "timeout_s + %d s: "
+			         "rank(s) %s; they are hung (a stuck collective or driver call) or "
+			         "dead. Aborting "
+			         "the run: finished cases are in results.jsonl, the manifest says "
+			         "incomplete.",
+			         case_what, n, at, STRATA_WATCHDOG_GRACE_S,
+			         n ? missing : "(none named: no arrival messages)");
 			abort_run(why);
 		}
 	}
@@ -384,10 +398,14 @@ static void *thread_main(void *arg)
 		int64_t d = atomic_load(&deadline_ns);
 		if (d > 0 && !atomic_load(&in_vote) && strata_now_ns() > d + after_ns) {
 			fprintf(stderr,
-				"strata: rank %d on %s: case %s is still running %d s after its timeout_s, not "
-				"waiting for other ranks (stuck in the suite's own work or collective); aborting "
-				"this rank: finished cases are in results.jsonl, the manifest says incomplete.\n",
-				W.rank, W.host, case_what, STRATA_WATCHDOG_GRACE_S + THREAD_EXTRA_S);
+			        "strata: rank %d on %s: case %s is still running %d s after its "
+			        "timeout_s, not "
+			        "waiting for other ranks (stuck in the suite's own work or "
+			        "collective); aborting "
+			        "this rank: finished cases are in results.jsonl, the manifest says "
+			        "incomplete.\n",
+			        W.rank, W.host, case_what,
+			        STRATA_WATCHDOG_GRACE_S + THREAD_EXTRA_S);
 			fflush(stderr);
 			_exit(STRATA_EXIT_RUNTIME);
 		}

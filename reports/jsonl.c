@@ -59,21 +59,23 @@ int strata_jsonl_read(FILE *f, json_t *records, struct strata_jsonl_status *st)
 }
 
 void strata_jsonl_warning(const char *name, const struct strata_jsonl_status *st, char *buf,
-			  size_t len)
+                          size_t len)
 {
 	buf[0] = '\0';
 	if (!st->bad_lines)
 		return;
 	if (st->bad_lines == 1 && st->last_line_bad)
 		snprintf(buf, len,
-			 "%s: line %zu of %zu is truncated or corrupt (a run killed mid-write?); read the %zu "
-			 "record(s) before it",
-			 name, st->first_bad_line, st->lines, st->records);
+		         "%s: line %zu of %zu is truncated or corrupt (a run killed mid-write?); "
+		         "read the %zu "
+		         "record(s) before it",
+		         name, st->first_bad_line, st->lines, st->records);
 	else
 		snprintf(buf, len,
-			 "%s: %zu of %zu line(s) are corrupt (the first is line %zu) and were skipped; read "
-			 "%zu record(s)",
-			 name, st->bad_lines, st->lines, st->first_bad_line, st->records);
+		         "%s: %zu of %zu line(s) are corrupt (the first is line %zu) and were "
+		         "skipped; read "
+		         "%zu record(s)",
+		         name, st->bad_lines, st->lines, st->first_bad_line, st->records);
 }
 
 json_t *strata_manifest_load(const char *path, char *err, size_t err_len)

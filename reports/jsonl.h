@@ -40,7 +40,7 @@ int strata_jsonl_read(FILE *f, json_t *records, struct strata_jsonl_status *st);
  * (a run killed mid-write?); read the 6 records before it"), or "" when
  * nothing was skipped.  name is the file's name for the message. */
 void strata_jsonl_warning(const char *name, const struct strata_jsonl_status *st, char *buf,
-			  size_t len);
+                          size_t len);
 
 /* manifest.json: the object, or NULL with the reason (file:line:column)
  * in err when it is missing, truncated or not an object. */

@@ -353,17 +353,39 @@ static void distribution_chart(const char *suite, const json_t **r, size_t n, st
 	strata_doc_chart(d, c);
 }
 
-/* A details "*_matrix" entry worth drawing: square-ish, 2..64 a side. */
+/* A details matrix worth drawing: 2..64 a side. */
 static int matrix_ok(const json_t *mat)
 {
 	size_t rows = json_array_size(mat), cols = json_array_size(json_array_get(mat, 0));
 	return json_is_array(mat) && rows >= 2 && cols >= 2 && rows <= 64 && cols <= 64;
 }
 
+/* "matrix" (the numa_matrix suite) or "*_matrix" (p2p pair_matrix, host_matrix) */
 static int is_matrix_key(const char *key)
 {
 	size_t kl = strlen(key);
-	return kl > 7 && !strcmp(key + kl - 7, "_matrix");
+	return !strcmp(key, "matrix") || (kl > 7 && !strcmp(key + kl - 7, "_matrix"));
+}
+
+/* Label i of a row or column: from the first of the detail arrays named
+ * that exists (strings as they are, numbers as "prefix N"), else i. */
+static char *label(const json_t *det, const char *const *names, const char *prefix, size_t i)
+{
+	char buf[160];
+	snprintf(buf, sizeof(buf), "%zu", i);
+	for (size_t k = 0; names[k]; k++) {
+		const json_t *a = json_object_get(det, names[k]);
+		const json_t *v = json_array_get(a, i);
+		if (json_is_string(v))
+			snprintf(buf, sizeof(buf), "%s", json_string_value(v));
+		else if (json_is_integer(v))
+			snprintf(buf, sizeof(buf), "%s%lld", prefix,
+			         (long long)json_integer_value(v));
+		else
+			continue;
+		break;
+	}
+	return strdup(buf);
 }
 
 static void heatmap(const char *suite, const json_t *rec, const char *key, struct strata_doc *d)
@@ -371,32 +393,36 @@ static void heatmap(const char *suite, const json_t *rec, const char *key, struc
 	const json_t *det = json_object_get(rec, "details");
 	const json_t *mat = json_object_get(det, key);
 	size_t rows = json_array_size(mat), cols = json_array_size(json_array_get(mat, 0));
-	const json_t *labels;
-	if (!strcmp(key, "pair_matrix")) {
-		labels = json_object_get(det, "rank_hosts");
-	} else if (!strcmp(key, "host_matrix")) {
-		labels = json_object_get(det, "host_names");
-	} else {
-		char lk[160];
-		snprintf(lk, sizeof(lk), "%.*s_labels", (int)(strlen(key) - 7), key);
-		labels = json_object_get(det, lk);
-	}
-	size_t nl = rows > cols ? rows : cols;
-	char **lab = calloc(nl, sizeof(*lab));
+	int pair = !strcmp(key, "pair_matrix"), numa = !strcmp(key, "matrix");
+	char prefix_key[160];
+	snprintf(prefix_key, sizeof(prefix_key), "%.*s_labels",
+	         (int)(strlen(key) > 7 ? strlen(key) - 7 : 0), key);
+	const char *row_names[] = {pair                          ? "rank_hosts"
+	                           : !strcmp(key, "host_matrix") ? "host_names"
+	                           : numa                        ? "cpu_nodes"
+	                                                         : prefix_key,
+	                           "row_labels", NULL};
+	const char *col_names[] = {pair                          ? "rank_hosts"
+	                           : !strcmp(key, "host_matrix") ? "host_names"
+	                           : numa                        ? "memory_nodes"
+	                                                         : prefix_key,
+	                           "col_labels", NULL};
+	char **rl = calloc(rows, sizeof(*rl)), **cl = calloc(cols, sizeof(*cl));
 	double *vals = malloc(rows * cols * sizeof(*vals)); /* (rows, cols) */
-	if (!lab || !vals)
+	if (!rl || !cl || !vals)
 		goto out;
-	for (size_t i = 0; i < nl; i++) {
-		char buf[160];
-		const char *l = json_string_value(json_array_get(labels, i));
-		if (!strcmp(key, "pair_matrix"))
-			snprintf(buf, sizeof(buf), "r%zu %s", i, l ? l : "");
-		else if (l)
-			snprintf(buf, sizeof(buf), "%s", l);
-		else
-			snprintf(buf, sizeof(buf), "%zu", i);
-		lab[i] = strdup(buf);
+	for (size_t i = 0; i < rows; i++) {
+		rl[i] = label(det, row_names, numa ? "node " : "", i);
+		if (pair) { /* "r3 host" */
+			char buf[200];
+			snprintf(buf, sizeof(buf), "r%zu %s", i, rl[i]);
+			free(rl[i]);
+			rl[i] = strdup(buf);
+		}
 	}
+	for (size_t j = 0; j < cols; j++)
+		cl[j] = pair ? strdup(rl[j < rows ? j : 0])
+		             : label(det, col_names, numa ? "node " : "", j);
 	for (size_t i = 0; i < rows; i++)
 		for (size_t j = 0; j < cols; j++) {
 			const json_t *v = json_array_get(json_array_get(mat, i), j);
@@ -406,20 +432,29 @@ static void heatmap(const char *suite, const json_t *rec, const char *key, struc
 	const char *unit = json_string_value(json_object_get(pf, "unit"));
 	if (!unit)
 		unit = json_string_value(json_object_get(det, "matrix_unit"));
+	if (!unit)
+		unit = json_string_value(json_object_get(det, "unit"));
 	const char *fig = json_string_value(json_object_get(pf, "name"));
+	if (!fig)
+		fig = json_string_value(json_object_get(det, "measure"));
 	char params[512], title[768], note[700];
 	strata_record_params_text(rec, params, sizeof(params));
-	snprintf(title, sizeof(title), "%s: %s%s%s", suite, key, fig ? " of " : "", fig ? fig : "");
+	snprintf(title, sizeof(title), "%s: %s%s%s", suite, numa ? "NUMA matrix" : key,
+	         fig ? " of " : "", fig ? fig : "");
 	struct strata_chart *c =
-	    strata_chart_new(STRATA_CHART_HEATMAP, title, "to", NULL, "from", unit ? unit : "");
-	strata_chart_heat(c, rows, cols, (const char *const *)lab, (const char *const *)lab, vals);
+	    strata_chart_new(STRATA_CHART_HEATMAP, title, numa ? "memory NUMA node" : "to", NULL,
+	                     numa ? "CPU NUMA node" : "from", unit ? unit : "");
+	strata_chart_heat(c, rows, cols, (const char *const *)rl, (const char *const *)cl, vals);
 	snprintf(note, sizeof(note), "Case `%s`; grey: not measured.", params);
 	strata_chart_set_note(c, note);
 	strata_doc_chart(d, c);
 out:
-	for (size_t i = 0; lab && i < nl; i++)
-		free(lab[i]);
-	free(lab);
+	for (size_t i = 0; rl && i < rows; i++)
+		free(rl[i]);
+	for (size_t j = 0; cl && j < cols; j++)
+		free(cl[j]);
+	free(rl);
+	free(cl);
 	free(vals);
 }
 

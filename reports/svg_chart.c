@@ -610,8 +610,8 @@ static void draw_heatmap(const struct strata_chart *c, FILE *out)
 {
 	size_t nr = c->n_rows, nc = c->n_categories;
 	double cell = 480.0 / (double)(nr > nc ? (nr ? nr : 1) : (nc ? nc : 1));
-	if (cell > 48)
-		cell = 48;
+	if (cell > 64)
+		cell = 64; /* a 2 x 2 NUMA matrix still reads well */
 	int left = 130, top = TOP + 10;
 	int w = left + (int)(cell * (double)nc) + 150, h = top + (int)(cell * (double)nr) + 110;
 	if (w < 420)

@@ -708,6 +708,10 @@ static void storage_describe(const void *state, const struct strata_case *c, jso
 #endif
 	}
 	json_object_set_new(details, "direct", json_boolean(s->direct));
+	json_object_set_new(details, "buffers",
+	                    json_pack("{s:s,s:b}", "layout",
+	                              "one region, 2 MiB aligned, iodepth x block bytes",
+	                              "madv_hugepage", s->io.huge_pages_advised));
 	json_object_set_new(details, "block_bytes", json_integer((json_int_t)l->block_bytes));
 	json_object_set_new(details, "file_size_requested",
 	                    json_integer((json_int_t)s->file_size_requested));

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -32,13 +33,39 @@ void strata_io_release(struct strata_io *io)
 			io_uring_unregister_buffers(&io->ring);
 		io_uring_queue_exit(&io->ring);
 	}
-	if (io->buf)
-		for (unsigned i = 0; i < io->depth; i++)
-			free(io->buf[i]);
+	if (io->region)
+		munmap(io->region_map, io->region_map_bytes);
 	free(io->buf);
 	free(io->slot);
 	free(io->free_slot);
 	memset(io, 0, sizeof(*io));
+}
+
+/* All slot buffers in one region, 2 MiB aligned and advised for transparent
+ * huge pages (MADV_HUGEPAGE), touched now so no page fault happens while
+ * timed.  Measured on a virtio disk (2 vCPUs, THP in madvise mode): 1 MiB
+ * O_DIRECT reads through registered buffers went from 1.3-1.4 GB/s (one
+ * posix_memalign per buffer, 4 KiB pages: a 1 MiB transfer is 256 segments,
+ * more than the queue's 254) to fio's figure with --fixedbufs: physically
+ * contiguous buffers make one segment of each transfer. */
+static int region_alloc(struct strata_io *io)
+{
+	const size_t huge = 2u << 20;
+	size_t bytes = (size_t)io->depth * io->block_bytes;
+	size_t map = bytes + huge;
+	unsigned char *p =
+	    mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	unsigned char *aligned =
+	    (unsigned char *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+	io->region_map = p;
+	io->region_map_bytes = map;
+	io->region = aligned;
+	io->huge_pages_advised =
+	    madvise(aligned, (bytes + huge - 1) & ~(huge - 1), MADV_HUGEPAGE) == 0;
+	memset(aligned, 0, bytes);
+	return 0;
 }
 
 /* The ring, set up as fio's io_uring engine does (engines/io_uring.c,
@@ -94,12 +121,10 @@ int strata_io_init(struct strata_io *io, enum strata_io_engine engine, unsigned 
 	io->free_slot = calloc(io->depth, sizeof(*io->free_slot));
 	if (!io->buf || !io->slot || !io->free_slot)
 		goto oom;
+	if (region_alloc(io) != 0)
+		goto oom;
 	for (unsigned i = 0; i < io->depth; i++) {
-		void *p = NULL;
-		if (posix_memalign(&p, STRATA_IO_ALIGN_BYTES, block_bytes) != 0)
-			goto oom;
-		memset(p, 0, block_bytes); /* touch: no page faults while timed */
-		io->buf[i] = p;
+		io->buf[i] = io->region + (size_t)i * block_bytes;
 		io->free_slot[i] = io->depth - 1 - i;
 	}
 	io->n_free = io->depth;

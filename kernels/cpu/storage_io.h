@@ -3,11 +3,16 @@
  *
  * What it is: two engines, as fio names them (fio HOWTO, "ioengine"):
  *   psync     pread(2)/pwrite(2), one transfer at a time (queue depth 1);
- *   io_uring  liburing, up to `depth` transfers in flight: the ring is filled,
- *             then each io_uring_submit_and_wait(1) submits what was queued
- *             and every completion found is reaped and replaced at once;
+ *   io_uring  liburing, up to `depth` transfers in flight.  Every request is
+ *             submitted as soon as it is prepared, each submission also
+ *             reaping completions, whose slots are refilled at once (fio's
+ *             default, iodepth_batch_submit=1); the task sleeps only when a
+ *             full queue has nothing completed.  The ring is set up as fio's
+ *             engine does (COOP_TASKRUN, SINGLE_ISSUER, DEFER_TASKRUN); the
  *             buffers are registered (READ_FIXED/WRITE_FIXED) when the kernel
- *             lets us pin them, as fio's fixedbufs option does.
+ *             lets us pin them, as fio's fixedbufs option does, and are one
+ *             2 MiB-aligned region advised for transparent huge pages, so a
+ *             transfer is one physically contiguous segment (storage_io.c).
  * Writes restamp the pattern's headers for each transfer's offset before it
  * is queued (storage_pattern.h: 32 bytes per 4 KiB) and may fsync every N
  * bytes (after the transfers before it completed) and at the end, inside the
@@ -43,7 +48,11 @@ struct strata_io {
 	enum strata_io_engine engine;
 	unsigned depth; /* transfers in flight at most (1 for psync) */
 	size_t block_bytes;
-	unsigned char **buf;         /* (depth) buffers of block_bytes, 4 KiB aligned */
+	unsigned char **buf;   /* (depth) buffers of block_bytes, 4 KiB aligned */
+	unsigned char *region; /* all of them, contiguous, 2 MiB aligned */
+	void *region_map;      /* the mapping holding region */
+	size_t region_map_bytes;
+	int huge_pages_advised;      /* madvise(MADV_HUGEPAGE) accepted */
 	struct strata_io_slot *slot; /* (depth) */
 	unsigned *free_slot;         /* (depth) stack of idle slots */
 	unsigned n_free;

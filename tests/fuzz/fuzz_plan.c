@@ -14,10 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct strata_plan plan;
 	char err[2048] = "";
-	if (strata_plan_parse((const char *)data, size, "fuzz.yaml", &plan, err, sizeof(err)) != 0) {
+	if (strata_plan_parse((const char *)data, size, "fuzz.yaml", &plan, err, sizeof(err)) !=
+	    0) {
 		int line = 0, col = 0;
 		if (sscanf(err, "fuzz.yaml:%d:%d: ", &line, &col) != 2 || line < 1 || col < 1) {
-			fprintf(stderr, "fuzz_plan: an error without file:line:column: '%s'\n", err);
+			fprintf(stderr, "fuzz_plan: an error without file:line:column: '%s'\n",
+			        err);
 			abort();
 		}
 		return 0;

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strata_jsonl_warning("results.jsonl", &st, warning, sizeof(warning));
 	}
 	strata_report_markdown(&run, sink);
-	struct strata_run pair[2] = { run, run };
+	struct strata_run pair[2] = {run, run};
 	struct strata_compare_options o;
 	strata_compare_options_default(&o);
 	o.resamples = 50; /* the bootstrap's arithmetic, not its precision */

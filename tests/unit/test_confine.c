@@ -89,11 +89,11 @@ static void test_relative_paths(void **unused)
 {
 	(void)unused;
 	char err[512];
-	const char *ok[] = { "a", "a/b", "./a", "a//b", "a/./b", "..a", "a..", "a/.../b", "a/b/" };
+	const char *ok[] = {"a", "a/b", "./a", "a//b", "a/./b", "..a", "a..", "a/.../b", "a/b/"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		assert_int_equal(strata_confine_check_relative(ok[i], err, sizeof(err)), 0);
-	const char *bad[] = { "", "/etc/passwd", "/", "..", "../x", "a/../../x", "a/..", "a/b/..",
-			      "a/../b", "./..", "a//..//b" };
+	const char *bad[] = {"",     "/etc/passwd", "/",      "..",   "../x",    "a/../../x",
+	                     "a/..", "a/b/..",      "a/../b", "./..", "a//..//b"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
 		assert_int_equal(strata_confine_check_relative(bad[i], err, sizeof(err)), -1);
@@ -123,8 +123,9 @@ static void test_fresh_directories(void **unused)
 	fd = strata_confine_open(&a, "x/y/data.bin", O_WRONLY | O_CREAT, 0600, err, sizeof(err));
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(strata_confine_open(&a, "x/y/data.bin", O_WRONLY | O_CREAT, 0600, err, sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    strata_confine_open(&a, "x/y/data.bin", O_WRONLY | O_CREAT, 0600, err, sizeof(err)),
+	    -1);
 	assert_int_equal(errno, EEXIST);
 	fd = strata_confine_open(&a, "x/y/data.bin", O_RDONLY, 0, err, sizeof(err));
 	assert_true(fd >= 0);
@@ -134,7 +135,8 @@ static void test_fresh_directories(void **unused)
 	assert_int_equal(strata_confine_destroy(&b, err, sizeof(err)), 0);
 	assert_false(exists(a.path));
 	assert_false(exists(b.path));
-	assert_int_equal(strata_confine_create(&a, "/nonexistent/strata", "s", err, sizeof(err)), -1);
+	assert_int_equal(strata_confine_create(&a, "/nonexistent/strata", "s", err, sizeof(err)),
+	                 -1);
 	assert_int_equal(strata_confine_create(&a, base, "../up", err, sizeof(err)), -1);
 }
 
@@ -144,11 +146,13 @@ static void test_dotdot_and_absolute_refused(void **unused)
 	struct strata_confined_dir d;
 	char err[512], escaped[600];
 	assert_int_equal(strata_confine_create(&d, base, "t", err, sizeof(err)), 0);
-	assert_int_equal(strata_confine_open(&d, "../escaped", O_WRONLY | O_CREAT, 0600, err, sizeof(err)), -1);
+	assert_int_equal(
+	    strata_confine_open(&d, "../escaped", O_WRONLY | O_CREAT, 0600, err, sizeof(err)), -1);
 	snprintf(escaped, sizeof(escaped), "%s/escaped", base);
 	assert_false(exists(escaped));
 	snprintf(escaped, sizeof(escaped), "%s/abs", outside);
-	assert_int_equal(strata_confine_open(&d, escaped, O_WRONLY | O_CREAT, 0600, err, sizeof(err)), -1);
+	assert_int_equal(
+	    strata_confine_open(&d, escaped, O_WRONLY | O_CREAT, 0600, err, sizeof(err)), -1);
 	assert_false(exists(escaped));
 	assert_int_equal(strata_confine_open(&d, secret, O_RDONLY, 0, err, sizeof(err)), -1);
 	assert_int_equal(strata_confine_mkdirs(&d, "a/../../escaped-dir", err, sizeof(err)), -1);
@@ -168,25 +172,30 @@ static void test_planted_symlinks_refused(void **unused)
 	assert_int_equal(strata_confine_create(&d, base, "t", err, sizeof(err)), 0);
 	/* where a file will be created: a symlink to the secret */
 	assert_int_equal(symlinkat(secret, d.dirfd, "data.bin"), 0);
-	assert_int_equal(strata_confine_open(&d, "data.bin", O_WRONLY | O_CREAT | O_TRUNC, 0600, err, sizeof(err)),
-			 -1);
+	assert_int_equal(strata_confine_open(&d, "data.bin", O_WRONLY | O_CREAT | O_TRUNC, 0600,
+	                                     err, sizeof(err)),
+	                 -1);
 	assert_int_equal(errno, EEXIST);
 	assert_non_null(strstr(err, "data.bin"));
-	assert_int_equal(strata_confine_open(&d, "data.bin", O_WRONLY | O_TRUNC, 0, err, sizeof(err)), -1);
+	assert_int_equal(
+	    strata_confine_open(&d, "data.bin", O_WRONLY | O_TRUNC, 0, err, sizeof(err)), -1);
 	assert_int_equal(errno, ELOOP);
 	assert_secret_intact();
 	/* a dangling symlink, which O_CREAT alone would follow and create */
 	snprintf(via, sizeof(via), "%s/created-through-link", outside);
 	assert_int_equal(symlinkat(via, d.dirfd, "dangling"), 0);
-	assert_int_equal(strata_confine_open(&d, "dangling", O_WRONLY | O_CREAT, 0600, err, sizeof(err)), -1);
+	assert_int_equal(
+	    strata_confine_open(&d, "dangling", O_WRONLY | O_CREAT, 0600, err, sizeof(err)), -1);
 	assert_false(exists(via));
 	/* on the way: a directory component that is a symlink to outside */
 	assert_int_equal(symlinkat(outside, d.dirfd, "sub"), 0);
-	assert_int_equal(strata_confine_open(&d, "sub/new.bin", O_WRONLY | O_CREAT, 0600, err, sizeof(err)), -1);
+	assert_int_equal(
+	    strata_confine_open(&d, "sub/new.bin", O_WRONLY | O_CREAT, 0600, err, sizeof(err)), -1);
 	assert_true(errno == ELOOP || errno == ENOTDIR);
 	snprintf(via, sizeof(via), "%s/new.bin", outside);
 	assert_false(exists(via));
-	assert_int_equal(strata_confine_open(&d, "sub/secret.txt", O_RDONLY, 0, err, sizeof(err)), -1);
+	assert_int_equal(strata_confine_open(&d, "sub/secret.txt", O_RDONLY, 0, err, sizeof(err)),
+	                 -1);
 	assert_int_equal(strata_confine_mkdirs(&d, "sub/deeper", err, sizeof(err)), -1);
 	snprintf(via, sizeof(via), "%s/deeper", outside);
 	assert_false(exists(via));
@@ -204,7 +213,8 @@ static void test_delete_never_follows_symlinks(void **unused)
 	char err[512];
 	assert_int_equal(strata_confine_create(&d, base, "t", err, sizeof(err)), 0);
 	assert_int_equal(strata_confine_mkdirs(&d, "shards/0", err, sizeof(err)), 0);
-	int fd = strata_confine_open(&d, "shards/0/part.bin", O_WRONLY | O_CREAT, 0600, err, sizeof(err));
+	int fd = strata_confine_open(&d, "shards/0/part.bin", O_WRONLY | O_CREAT, 0600, err,
+	                             sizeof(err));
 	assert_true(fd >= 0);
 	close(fd);
 	/* symlinks inside the tree being deleted: to the outside directory and
@@ -257,12 +267,12 @@ static void test_swapped_directory_left_alone(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_relative_paths),
-		cmocka_unit_test_setup_teardown(test_fresh_directories, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dotdot_and_absolute_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_planted_symlinks_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_never_follows_symlinks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_swapped_directory_left_alone, setup, teardown),
+	    cmocka_unit_test(test_relative_paths),
+	    cmocka_unit_test_setup_teardown(test_fresh_directories, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dotdot_and_absolute_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_planted_symlinks_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_never_follows_symlinks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_swapped_directory_left_alone, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

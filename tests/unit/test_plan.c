@@ -158,6 +158,9 @@ static const struct bad {
 	{ "name: p\nrun: {variants: {order: random}}\ncases:\n  - suite: null\n", "plan.yaml:2:25:",
 	  "run.variants.order" },
 	{ "name: p\ncases:\n  - suite: null\n   bytes: [1\n", "plan.yaml:", "YAML syntax error" },
+	/* found by tests/fuzz/fuzz_plan: a repeated key leaked, an empty plan had no position */
+	{ "name: p\nname: q\ncases:\n  - suite: null\n", "plan.yaml:2:1:", "key 'name' given twice (first at line 1)" },
+	{ "", "plan.yaml:1:1:", "empty plan" },
 };
 
 static void test_bad_inputs_name_file_line_and_key(void **unused)

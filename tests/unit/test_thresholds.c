@@ -74,6 +74,8 @@ static void test_file_errors(void **unused)
 	expect_error("outliers:\n  - suite: gemm\n    metric: gflops\n", "2:5",
 	             "max_deviation_pct");
 	expect_error("thresholds:\n  - suite: gemm\n   metric: [\n", "3:4", "YAML syntax error");
+	expect_error("outliers:\n  - suite: gemm\n    max_deviation_pct: 5\n    min_nodes: 1e300\n",
+		     "4:16", "min_nodes: an integer from 2 to 1000000");
 	expect_error("name: x\n", "1:1", "nothing to check");
 	expect_error("threshold:\n  - {suite: gemm}\n", "1:1", "unknown key 'threshold'");
 	expect_error("missing: maybe\nthresholds: []\n", "1:10", "missing: expected fail or skip");
