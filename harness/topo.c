@@ -5,6 +5,7 @@
 #include "harness/topo.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -313,6 +314,46 @@ static json_t *names_json(const char *names)
 	return a;
 }
 
+/* First line of a small sysfs file, or "" (not there, not readable). */
+static void read_sysfs(const char *path, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+/* Link facts the report's "what limits this cluster" needs, from sysfs on
+ * this system only: the PCIe link the device trained to (and could reach),
+ * and for a NIC its link rate (/sys/class/net/IF/speed, Mb/s; absent or -1
+ * when the driver does not say). */
+static void link_facts(const struct strata_topo_dev *d, json_t *o)
+{
+	char path[512], v[128];
+	static const char *const pcie[][2] = {
+		{ "current_link_speed", "pcie_link_speed" }, { "current_link_width", "pcie_link_width" },
+		{ "max_link_speed", "pcie_max_link_speed" }, { "max_link_width", "pcie_max_link_width" },
+	};
+	for (size_t i = 0; i < sizeof(pcie) / sizeof(pcie[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", d->bus_id, pcie[i][0]);
+		read_sysfs(path, v, sizeof(v));
+		if (v[0])
+			json_object_set_new(o, pcie[i][1], json_string(v));
+	}
+	if (d->kind != STRATA_DEV_NIC)
+		return;
+	char ifname[64];
+	snprintf(ifname, sizeof(ifname), "%.*s", (int)strcspn(d->names, ","), d->names);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/speed", ifname);
+	read_sysfs(path, v, sizeof(v));
+	long mbps = v[0] ? strtol(v, NULL, 10) : -1;
+	if (mbps > 0)
+		json_object_set_new(o, "speed_mbps", json_integer(mbps));
+}
+
 static json_t *dev_json(const struct strata_topo *t, const struct strata_topo_dev *d, int index)
 {
 	char *cpus = d->locality ? strata_topo_set_string(d->locality->cpuset) : NULL;
@@ -323,6 +364,8 @@ static json_t *dev_json(const struct strata_topo *t, const struct strata_topo_de
 	json_object_set_new(o, "vendor_id", json_sprintf("%04x", d->vendor_id));
 	json_object_set_new(o, "device_id", json_sprintf("%04x", d->device_id));
 	json_object_set_new(o, "class_id", json_sprintf("%04x", d->class_id));
+	if (t->is_this_system)
+		link_facts(d, o);
 	free(cpus);
 	return o;
 }
