@@ -29,6 +29,12 @@ chmod 711 "$WORK" "$S"
 chmod 700 "$S/munge"
 pids=()
 stop_daemons() {
+  # Steps still running (a failed check) end first, or their slurmstepd
+  # would outlive slurmd.
+  if [ -n "${SLURM_CONF:-}" ] && [ -f "$SLURM_CONF" ]; then
+    scancel --quiet --user "$me" 2>/dev/null || true
+    for _ in $(seq 1 30); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.5; done
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
     for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
