@@ -14,6 +14,7 @@
 #include <mpi.h>
 #include <yaml.h>
 
+#include "harness/topo.h"
 #include "kernels/gpu/gpu_manifest.h"
 #include "strata_config.h"
 
@@ -45,25 +46,6 @@ static void cpuinfo_model(char *buf, size_t len)
 	fclose(f);
 }
 
-static json_t *caches_json(hwloc_topology_t topo)
-{
-	json_t *caches = json_object();
-	static const struct { hwloc_obj_type_t t; const char *name; } levels[] = {
-		{ HWLOC_OBJ_L1CACHE, "L1d" }, { HWLOC_OBJ_L2CACHE, "L2" },
-		{ HWLOC_OBJ_L3CACHE, "L3" }, { HWLOC_OBJ_L4CACHE, "L4" },
-	};
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-		int n = hwloc_get_nbobjs_by_type(topo, levels[i].t);
-		if (n <= 0)
-			continue;
-		hwloc_obj_t o = hwloc_get_obj_by_type(topo, levels[i].t, 0);
-		json_object_set_new(caches, levels[i].name,
-				    json_pack("{s:I,s:i}", "bytes_each", (json_int_t)o->attr->cache.size,
-					      "count", n));
-	}
-	return caches;
-}
-
 json_t *strata_sysinfo_host(void)
 {
 	json_t *host = json_object();
@@ -92,19 +74,8 @@ json_t *strata_sysinfo_host(void)
 	json_object_set_new(host, "cores", json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE)));
 	json_object_set_new(host, "hardware_threads", json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU)));
 
-	json_t *numa = json_array();
-	int nn = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
-	for (int i = 0; i < nn; i++) {
-		hwloc_obj_t o = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, (unsigned)i);
-		char *cpus = NULL;
-		hwloc_bitmap_list_asprintf(&cpus, o->cpuset);
-		json_array_append_new(numa, json_pack("{s:i,s:I,s:s}", "os_index", (int)o->os_index,
-						      "memory_bytes", (json_int_t)o->attr->numanode.local_memory,
-						      "cpus", cpus ? cpus : ""));
-		free(cpus);
-	}
-	json_object_set_new(host, "numa_nodes", numa);
-	json_object_set_new(host, "caches", caches_json(topo));
+	json_object_set_new(host, "numa_nodes", strata_topo_numa_json(topo));
+	json_object_set_new(host, "caches", strata_topo_caches_json(topo));
 	json_object_set_new(host, "total_memory_bytes",
 			    json_integer((json_int_t)hwloc_get_root_obj(topo)->total_memory));
 	hwloc_topology_destroy(topo);

@@ -370,7 +370,7 @@ static json_t *dev_json(const struct strata_topo *t, const struct strata_topo_de
 	return o;
 }
 
-static json_t *caches_json(hwloc_topology_t topo)
+json_t *strata_topo_caches_json(hwloc_topology_t topo)
 {
 	static const struct {
 		hwloc_obj_type_t t;
@@ -425,16 +425,8 @@ static json_t *distances_json(hwloc_topology_t topo)
 	return o;
 }
 
-json_t *strata_topo_summary(const struct strata_topo *t)
+json_t *strata_topo_numa_json(hwloc_topology_t topo)
 {
-	hwloc_topology_t topo = t->topo;
-	json_t *s = json_object();
-	json_object_set_new(s, "source", json_string(t->source));
-	json_object_set_new(s, "packages",
-	                    json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE)));
-	json_object_set_new(s, "cores",
-	                    json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE)));
-	json_object_set_new(s, "pus", json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU)));
 	json_t *numa = json_array();
 	hwloc_obj_t o = NULL;
 	while ((o = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, o))) {
@@ -446,8 +438,21 @@ json_t *strata_topo_summary(const struct strata_topo *t)
 		                                      hwloc_bitmap_weight(o->cpuset)));
 		free(cpus);
 	}
-	json_object_set_new(s, "numa_nodes", numa);
-	json_object_set_new(s, "caches", caches_json(topo));
+	return numa;
+}
+
+json_t *strata_topo_summary(const struct strata_topo *t)
+{
+	hwloc_topology_t topo = t->topo;
+	json_t *s = json_object();
+	json_object_set_new(s, "source", json_string(t->source));
+	json_object_set_new(s, "packages",
+	                    json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE)));
+	json_object_set_new(s, "cores",
+	                    json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE)));
+	json_object_set_new(s, "pus", json_integer(hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU)));
+	json_object_set_new(s, "numa_nodes", strata_topo_numa_json(topo));
+	json_object_set_new(s, "caches", strata_topo_caches_json(topo));
 	json_t *gpus = json_array(), *nics = json_array(), *nvme = json_array(),
 	       *storage = json_array();
 	for (int g = 0; g < t->n_gpus; g++)

@@ -104,6 +104,12 @@ void strata_topo_release(struct strata_topo *t);
  * has no distance matrix). */
 json_t *strata_topo_summary(const struct strata_topo *t);
 
+/* Pieces of the summary that the manifest's host facts (harness/sysinfo.c)
+ * share: cache levels ({"L3": {bytes_each, count}, ...}) and NUMA nodes
+ * ([{os_index, memory_bytes, cpus, pus}, ...]) of a loaded topology. */
+json_t *strata_topo_caches_json(hwloc_topology_t topo);
+json_t *strata_topo_numa_json(hwloc_topology_t topo);
+
 /* The topology as hwloc XML (hwloc_topology_export_xmlbuffer); the caller
  * frees it with free().  NULL on failure. */
 char *strata_topo_xml(const struct strata_topo *t);
