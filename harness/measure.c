@@ -124,6 +124,7 @@ struct strata_trial {
 	json_t *rec;                 /* rank 0 */
 	struct strata_case_instr instr; /* binding, trace spans, counters (case_instr.h) */
 	int device_timed;            /* a sample came from suite->device_seconds */
+	int64_t discarded;           /* timed repetitions run_once discarded (suite.h) */
 };
 
 /* One phase (warm-up or timed) of a trial: iterate until the vote says stop,
@@ -189,6 +190,12 @@ static int phase(struct strata_trial *t, struct samples *timed, int64_t min_iter
 		strata_monotime_ns t0 = strata_now_ns();
 		t->last_rc = suite->run_once(t->state, &t->c);
 		strata_monotime_ns t1 = strata_now_ns();
+		int discard = t->last_rc == STRATA_DISCARD;
+		if (discard) {
+			t->last_rc = STRATA_OK;
+			if (timed)
+				t->discarded++;
+		}
 		if (t->instr.tracing)
 			strata_instr_rep_end(&t->instr, *n + 1, t0, t1);
 		if (t->last_rc != 0 && !t->err_mine[0])
@@ -201,7 +208,7 @@ static int phase(struct strata_trial *t, struct samples *timed, int64_t min_iter
 				t->device_timed = 1;
 			}
 		}
-		if (t->last_rc == 0 && timed && samples_push(timed, sample_s) != 0) {
+		if (t->last_rc == 0 && timed && !discard && samples_push(timed, sample_s) != 0) {
 			t->last_rc = -1;
 			snprintf(t->err_mine, ERR_LEN, "out of memory keeping samples");
 		}
@@ -350,7 +357,8 @@ struct strata_trial *strata_trial_begin(const struct strata_rank_info *ri,
 	snprintf(t->variant, sizeof(t->variant), "%s", variant);
 	t->c = (struct strata_case){ .comm = ri->comm, .rank = ri->rank, .nranks = ri->nranks,
 				     .local_rank = ri->local_rank, .local_size = ri->local_size,
-				     .params = &t->params, .err = t->err_mine,
+				     .params = &t->params, .run_records = ri->records,
+				     .err = t->err_mine,
 				     .err_len = sizeof(t->err_mine) };
 	/* The key names the case as the plan wrote it, so the variants of one
 	 * case share everything but the label. */
@@ -521,6 +529,10 @@ enum strata_outcome strata_trial_end(struct strata_trial *t, json_t **record)
 					    method_json(&t->spec->run, t->warm_iters, t->warm_s, t->reps,
 							t->timed_s, (suite->flags & STRATA_SUITE_COLLECTIVE) != 0,
 							t->device_timed ? DEVICE_TIMER_NAME : STRATA_TIMER_NAME));
+			if (t->discarded > 0)
+				json_object_set_new(json_object_get(t->rec, "method"),
+						    "discarded_repetitions",
+						    json_integer(t->discarded));
 		} else if (suite->describe) {
 			json_t *scratch = json_object(); /* describe works on every rank */
 			suite->describe(t->state, &t->c, scratch);

@@ -28,6 +28,8 @@ struct strata_rank_info {
 	int rank, nranks;
 	int local_rank, local_size;
 	char **hostnames; /* rank 0 only: nranks names */
+	json_t *records;  /* rank 0 only: summaries of the finished cases
+			     (strata_case.run_records), or NULL */
 };
 
 /* Measure one case.  On rank 0, *record receives the result record (the

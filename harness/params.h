@@ -36,7 +36,7 @@ struct strata_param_def {
 	double min, max;     /* INT/SIZE/DOUBLE inclusive range; ignored if min > max */
 };
 
-#define STRATA_MAX_PARAMS 24
+#define STRATA_MAX_PARAMS 48
 #define STRATA_VALUE_STR 256
 
 struct strata_value {

@@ -19,6 +19,8 @@ extern const struct strata_suite strata_suite_numa_matrix;
 extern const struct strata_suite strata_suite_storage;
 extern const struct strata_suite strata_suite_storage_meta;
 extern const struct strata_suite strata_suite_storage_loader;
+extern const struct strata_suite strata_suite_train;
+extern const struct strata_suite strata_suite_infer;
 
 static const struct strata_suite *const suites[] = {
 	&strata_suite_gemm,
@@ -33,6 +35,8 @@ static const struct strata_suite *const suites[] = {
 	&strata_suite_storage,
 	&strata_suite_storage_meta,
 	&strata_suite_storage_loader,
+	&strata_suite_train,
+	&strata_suite_infer,
 	&strata_suite_null,
 };
 

@@ -178,9 +178,19 @@ int strata_results_append(struct strata_results *r, const json_t *record, char *
 void strata_results_mllog(struct strata_results *r, const char *event_type, const char *key,
 			  json_t *value, json_t *metadata)
 {
+	strata_results_mllog_at(r, strata_wall_ms(), event_type, key, value, metadata);
+}
+
+void strata_results_mllog_at(struct strata_results *r, int64_t time_ms, const char *event_type,
+			     const char *key, json_t *value, json_t *metadata)
+{
 	json_t *o = json_object();
 	json_object_set_new(o, "namespace", json_string(""));
-	json_object_set_new(o, "time_ms", json_integer(strata_wall_ms()));
+	json_object_set_new(o, "time_ms", json_integer(time_ms));
+	if (!event_type)
+		event_type = "POINT_IN_TIME";
+	if (!key)
+		key = "unknown";
 	json_object_set_new(o, "event_type", json_string(event_type));
 	json_object_set_new(o, "key", json_string(key));
 	json_object_set_new(o, "value", value ? value : json_null());

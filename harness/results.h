@@ -11,6 +11,7 @@
 #ifndef STRATA_RESULTS_H
 #define STRATA_RESULTS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -47,6 +48,10 @@ int strata_results_append(struct strata_results *r, const json_t *record, char *
 /* One MLLOG line.  value and metadata are stolen (may be NULL). */
 void strata_results_mllog(struct strata_results *r, const char *event_type, const char *key,
 			  json_t *value, json_t *metadata);
+/* The same with the event's own wall time (ms since the epoch), for events a
+ * suite stamped while it ran (details.mllog_events). */
+void strata_results_mllog_at(struct strata_results *r, int64_t time_ms, const char *event_type,
+			     const char *key, json_t *value, json_t *metadata);
 
 /* Write obj to path atomically (temp file, fsync, rename, fsync dir). */
 int strata_write_json_atomic(const char *path, const json_t *obj, char *err, size_t err_len);

@@ -325,6 +325,26 @@ static void record_trial(struct run_state *S, size_t idx, size_t total, const ch
 	json_decref(rec);
 	if (interleave)
 		json_object_set_new(full, "interleave", interleave);
+	/* A suite's own MLPerf events (the train suite's run_start, eval_accuracy,
+	 * run_stop ... with their times) go to mllog.txt, not into the record. */
+	json_t *details = json_object_get(full, "details");
+	json_t *events = json_object_get(details, "mllog_events");
+	size_t ei;
+	json_t *ev;
+	json_array_foreach(events, ei, ev) {
+		json_t *meta = json_deep_copy(json_object_get(ev, "metadata"));
+		if (!json_is_object(meta)) {
+			json_decref(meta);
+			meta = json_object();
+		}
+		json_object_set_new(meta, "metric_key", json_string(key));
+		strata_results_mllog_at(&S->res, json_integer_value(json_object_get(ev, "time_ms")),
+					json_string_value(json_object_get(ev, "event_type")),
+					json_string_value(json_object_get(ev, "key")),
+					json_deep_copy(json_object_get(ev, "value")), meta);
+	}
+	if (events)
+		json_object_del(details, "mllog_events");
 	char err[ERR_LEN];
 	if (!S->write_failed && strata_results_append(&S->res, full, err, sizeof(err)) != 0) {
 		/* Disk full, quota, file system gone read-only: measuring on
@@ -344,6 +364,14 @@ static void record_trial(struct run_state *S, size_t idx, size_t total, const ch
 			     json_pack("{s:s,s:I}", "status", strata_outcome_name(o), "case_index",
 				       (json_int_t)idx));
 	print_case(idx, total, o, full);
+	if (S->ri.records) /* what later cases may read (suite.h run_records) */
+		json_array_append_new(S->ri.records,
+				      json_pack("{s:O?,s:O?,s:O?,s:s,s:O?}", "suite",
+						json_object_get(full, "suite"), "backend",
+						json_object_get(full, "backend"), "params",
+						json_object_get(full, "params"), "outcome",
+						strata_outcome_name(o), "metrics",
+						json_object_get(full, "metrics")));
 	json_decref(full);
 }
 
@@ -548,6 +576,7 @@ static void rank_layout(struct run_state *S)
 	int len = 0;
 	MPI_Get_processor_name(name, &len);
 	S->ri.hostnames = gather_strings(S->ri.comm, S->ri.rank, S->ri.nranks, name);
+	S->ri.records = S->ri.rank == 0 ? json_array() : NULL;
 }
 
 static void free_strings(char **v, int n)
@@ -644,6 +673,7 @@ int strata_runner_run(const struct strata_run_options *opt)
 		strata_results_close(&S.res);
 	}
 	free_strings(S.ri.hostnames, S.ri.nranks);
+	json_decref(S.ri.records);
 	strata_plan_release(&S.plan);
 	return code;
 }

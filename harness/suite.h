@@ -36,6 +36,12 @@ enum strata_status {
 	STRATA_OK = 0,
 	STRATA_SKIP = 1,     /* setup only: case cannot run here; err says why */
 	STRATA_ERROR = -1,   /* runtime or infrastructure error; err says why */
+	STRATA_DISCARD = 2,  /* run_once only: the iteration ran but has no valid
+				time (a time-to-train run that did not converge:
+				MLPerf reports such a run as not converged, never
+				as a time).  The runner keeps no sample for it and
+				counts it in method.discarded_repetitions; every
+				rank must return it for the same repetition. */
 };
 
 /* What a suite sees of the case it runs.  Read-only but for err. */
@@ -49,6 +55,11 @@ struct strata_case {
 	int timed;       /* 0 during setup and warm-up; 1 from the first timed
 			    repetition on (for suites that keep their own
 			    per-iteration figures, like p2p's pair matrix) */
+	const json_t *run_records; /* rank 0: the cases of this run finished so far,
+				      each {suite, backend, params, outcome,
+				      metrics} (e.g. the train suite's MFU
+				      against the gemm suite's measured peak);
+				      NULL on other ranks */
 	char *err;       /* message buffer for STRATA_SKIP / STRATA_ERROR / verify */
 	size_t err_len;
 };
