@@ -48,8 +48,12 @@
  * (checked in setup, judged in verify: any difference fails the case); every
  * timed run completed requests; Offline's repetitions generate the same
  * tokens (the sum of per-request hashes).
- * What it is not: a serving framework, a tokenizer, an accuracy benchmark,
- * or CUDA inference yet (device cuda is skipped with the reason).
+ * Devices: cpu (gpt_infer.h, FP32, OpenBLAS + OpenMP) or cuda (kernels/cuda/
+ * gpt_cuda.h's BF16 cache on the rank's GPU, local rank modulo the devices;
+ * skipped with the reason where there is no GPU or no CUDA build; the output
+ * check's tolerances are BF16's there).
+ * What it is not: a serving framework, a tokenizer, or an accuracy
+ * benchmark.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -69,6 +73,7 @@
 #include "strata_config.h"
 #if STRATA_HAVE_CUDA
 #include "kernels/cuda/cuda_device.h"
+#include "kernels/cuda/gpt_cuda.h"
 #endif
 
 #define MAX_PROBES 24
@@ -77,6 +82,18 @@
 #define CALIBRATION_MIN_S 0.05
 #define CALIBRATION_MAX_S 5.0
 #define CALIBRATION_MAX_DOUBLINGS 16
+/* The SUT's cache is at least this long, so the output check always fits. */
+#define MIN_CACHE_LEN 8
+/* Output check tolerances (strata_infer_batch_check): a differing token is a
+ * near-tie when the batch-1 run scored both within TIE_TOL; the logits of the
+ * two runs, while they agree, may differ by at most LOGIT_TOL.  FP32 on the
+ * CPU: the two paths differ by float rounding only (~1e-7 seen).  BF16 on the
+ * GPU: logits carry 8 bits of mantissa (2^-8 relative, ~0.01 at |logit| 2),
+ * and batched and single-row GEMMs may take other algorithms. */
+#define CPU_TIE_TOL 1e-4
+#define CPU_LOGIT_TOL 1e-3
+#define CUDA_TIE_TOL 0.1
+#define CUDA_LOGIT_TOL 0.5
 
 /* Per-rank figures, reduced across ranks in verify. */
 enum {
@@ -103,19 +120,26 @@ struct probe_log {
 struct infer_state {
 	int rank, nranks, nodes;
 	enum strata_loadgen_scenario scenario;
-	int continuous, max_batch, threads, threads_before;
+	int continuous, max_batch, threads, threads_before, cache_len;
+	int cuda;                        /* device cuda */
 	char source[300];                /* preset or checkpoint */
-	struct strata_gpt g;
+	char device_name[300];
+	struct strata_gpt g;             /* the CPU model (the GPU's is made from it) */
 	int have_g;
-	struct strata_gpt_kv kv;
-	int have_kv;
+	struct strata_gpt_kv kv, kv_one; /* CPU caches: the SUT's, the check's batch-1 one */
+	int have_kv, have_kv_one;
+#if STRATA_HAVE_CUDA
+	struct strata_gpt_cuda *cg;
+	struct strata_gpt_cuda_kv *ckv, *ckv_one;
+#endif
+	struct strata_infer_backend be, be_one;
 	struct strata_infer_sut sut;
 	int have_sut;
 	struct strata_loadgen_sut lsut;
 	struct strata_loadgen_clock clk;
 	struct strata_loadgen_settings ls;
 	double price_node_hour, price_accel_hour;
-	int accelerators;
+	int accelerators;                /* over all ranks: one GPU per rank with device cuda */
 	/* Calibration and the search. */
 	double expected_qps;             /* Offline throughput of a short run, min over ranks */
 	int64_t offline_n;
@@ -126,9 +150,9 @@ struct infer_state {
 	int nprobes;
 	double search_s;
 	/* Output check. */
-	int check_prompt, check_out, mismatches, first_mismatch;
-	int check_alone[64], check_batched[64];
-	double check_max_diff;
+	struct strata_infer_check check;
+	double logit_tol;
+	int check_wrong;
 	/* Timed runs. */
 	struct pool lat[STRATA_LOADGEN_NMEASURES];
 	int64_t runs, valid_runs, completed, tokens, prefills, decode_steps, decode_rows;
@@ -145,7 +169,7 @@ struct infer_state {
 
 static const struct strata_param_def infer_params[] = {
 	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu|cuda",
-	  .help = "cpu: FP32, OpenBLAS + OpenMP; cuda: skipped (no CUDA inference backend yet)" },
+	  .help = "cpu: FP32, OpenBLAS + OpenMP; cuda: BF16 on the rank's GPU (skipped without one)" },
 	{ .name = "model", .type = STRATA_PT_ENUM, .def = "tiny", .choices = "tiny|gpt2-small",
 	  .help = "model preset (kernels/nn/gpt.h), random weights from seed; layers/d_model/heads/"
 		  "vocab override it" },
@@ -226,21 +250,91 @@ static int cmp_double(const void *a, const void *b)
 
 /* ---- setup ----------------------------------------------------------------------- */
 
-static int device_skip(const struct strata_case *c)
+/* ---- device cuda: kernels/cuda/gpt_cuda.h's cache as an infer_sut backend ---- */
+
+#if STRATA_HAVE_CUDA
+static int cuda_reset(void *ctx, int slot, char *err, size_t err_len)
+{
+	return strata_gpt_cuda_kv_reset(ctx, slot, err, err_len);
+}
+
+static int cuda_prefill(void *ctx, int slot, const int *tokens, int n, float *logits, char *err,
+			size_t err_len)
+{
+	return strata_gpt_cuda_kv_prefill(ctx, slot, tokens, n, logits, err, err_len);
+}
+
+static int cuda_decode(void *ctx, const int *slots, const int *tokens, int n, float *logits,
+		       char *err, size_t err_len)
+{
+	return strata_gpt_cuda_kv_decode(ctx, slots, tokens, n, logits, err, err_len);
+}
+
+static int cuda_backend(struct infer_state *s, struct strata_gpt_cuda_kv **kv, int slots,
+			int max_len, struct strata_infer_backend *be, char *err, size_t err_len)
+{
+	if (strata_gpt_cuda_kv_create(s->cg, slots, max_len, kv, err, err_len) != 0)
+		return -1;
+	*be = (struct strata_infer_backend){ .ctx = *kv, .slots = slots, .max_len = max_len,
+					     .vocab = s->g.cfg.vocab, .reset = cuda_reset,
+					     .prefill = cuda_prefill, .decode = cuda_decode };
+	return 0;
+}
+#endif
+
+/* The GPU of this rank (local rank modulo the devices), or the skip reason. */
+static int cuda_open(struct infer_state *s, const struct strata_case *c)
 {
 #if STRATA_HAVE_CUDA
 	int count = 0;
 	char why[256] = "";
 	if (strata_cuda_device_count(&count, why, sizeof(why)) != 0 || count == 0) {
-		strata_case_errorf(c, "infer: no CUDA device: skipped (%s)", why[0] ? why : "none visible");
+		strata_case_errorf(c, "infer: %s", why[0] ? why : "no CUDA device: skipped");
 		return STRATA_SKIP;
 	}
-	strata_case_errorf(c, "infer: device cuda: no CUDA inference backend in this build "
-			      "(kernels/nn/gpt_infer.h is CPU-only): skipped");
+	struct strata_cuda_device dev;
+	if (strata_cuda_device_use(c->local_rank % count, &dev, why, sizeof(why)) != 0) {
+		strata_case_errorf(c, "infer: %s", why);
+		return STRATA_ERROR;
+	}
+	snprintf(s->device_name, sizeof(s->device_name), "%s (CUDA %d, %s)", dev.name, dev.index,
+		 dev.pci_bus_id);
+	return STRATA_OK;
 #else
-	strata_case_errorf(c, "infer: strata was built without CUDA: skipped");
-#endif
+	(void)s;
+	strata_case_errorf(c, "infer: no CUDA device: skipped (strata was built without CUDA)");
 	return STRATA_SKIP;
+#endif
+}
+
+/* The SUT's backend and the output check's batch-1 one, on the case's device. */
+static int make_backends(struct infer_state *s, const struct strata_case *c, int one_len)
+{
+	char err[512] = "";
+	if (s->cuda) {
+#if STRATA_HAVE_CUDA
+		if (strata_gpt_cuda_create(&s->g, 1, 1, &s->cg, err, sizeof(err)) != 0 ||
+		    cuda_backend(s, &s->ckv, s->max_batch, s->cache_len, &s->be, err, sizeof(err)) != 0 ||
+		    cuda_backend(s, &s->ckv_one, 1, one_len, &s->be_one, err, sizeof(err)) != 0) {
+			strata_case_errorf(c, "infer: %s", err);
+			return STRATA_ERROR;
+		}
+		return STRATA_OK;
+#endif
+	}
+	if (strata_gpt_kv_init(&s->kv, &s->g, s->max_batch, s->cache_len, err, sizeof(err)) != 0) {
+		strata_case_errorf(c, "infer: %s", err);
+		return STRATA_ERROR;
+	}
+	s->have_kv = 1;
+	if (strata_gpt_kv_init(&s->kv_one, &s->g, 1, one_len, err, sizeof(err)) != 0) {
+		strata_case_errorf(c, "infer: %s", err);
+		return STRATA_ERROR;
+	}
+	s->have_kv_one = 1;
+	strata_infer_backend_cpu(&s->be, &s->kv);
+	strata_infer_backend_cpu(&s->be_one, &s->kv_one);
+	return STRATA_OK;
 }
 
 /* The model: a checkpoint, or a preset with overrides and random weights.
@@ -427,20 +521,26 @@ static int search_rate(struct infer_state *s, const struct strata_case *c, doubl
 	return STRATA_OK;
 }
 
-static int output_check(struct infer_state *s, const struct strata_case *c)
+/* The check's sizes: the longest prompt and output, within the SUT's cache
+ * (the batch check puts prompts of up to n_prompt + 3 tokens beside it). */
+static void check_sizes(const struct infer_state *s, int *np, int *no)
 {
-	const struct strata_loadgen_settings *ls = &s->ls;
-	int Tmax = s->g.cfg.max_seq;
-	int np = ls->prompt.hi < Tmax / 2 ? ls->prompt.hi : Tmax / 2;
-	int no = ls->output.hi;
-	if (no > 64)
-		no = 64;
-	if (np + 3 + no > Tmax)
-		no = Tmax - np - 3;
-	if (np < 1 || no < 1) {
-		strata_case_errorf(c, "infer: max_seq %d too short for the output check", Tmax);
-		return STRATA_ERROR;
-	}
+	int p = (s->cache_len - 3) / 2;
+	if (s->ls.prompt.hi < p)
+		p = s->ls.prompt.hi;
+	if (p < 1)
+		p = 1;
+	int o = s->cache_len - 3 - p;
+	if (s->ls.output.hi < o)
+		o = s->ls.output.hi;
+	if (o > STRATA_INFER_CHECK_MAX)
+		o = STRATA_INFER_CHECK_MAX;
+	*np = p;
+	*no = o;
+}
+
+static int output_check(struct infer_state *s, const struct strata_case *c, int np, int no)
+{
 	int *prompt = malloc((size_t)np * sizeof(int));
 	if (!prompt) {
 		strata_case_errorf(c, "infer: out of memory");
@@ -449,20 +549,16 @@ static int output_check(struct infer_state *s, const struct strata_case *c)
 	uint64_t seed = (uint64_t)strata_params_int(c->params, "seed");
 	strata_infer_prompt(seed, -1, np, s->g.cfg.vocab, prompt);
 	char err[512] = "";
-	int rc = strata_infer_batch_check(&s->g, s->max_batch, prompt, np, no, seed, s->check_alone,
-					  s->check_batched, &s->check_max_diff, err, sizeof(err));
+	int rc = strata_infer_batch_check(&s->be_one, &s->be, prompt, np, no, seed,
+					  s->cuda ? CUDA_TIE_TOL : CPU_TIE_TOL, &s->check, err,
+					  sizeof(err));
 	free(prompt);
 	if (rc < 0) {
 		strata_case_errorf(c, "infer: output check: %s", err);
 		return STRATA_ERROR;
 	}
-	s->check_prompt = np;
-	s->check_out = no;
-	s->mismatches = rc;
-	s->first_mismatch = -1;
-	for (int j = 0; j < no && s->first_mismatch < 0; j++)
-		if (s->check_alone[j] != s->check_batched[j])
-			s->first_mismatch = j;
+	s->logit_tol = s->cuda ? CUDA_LOGIT_TOL : CPU_LOGIT_TOL;
+	s->check_wrong = s->check.mismatches + (s->check.max_logit_diff > s->logit_tol);
 	return STRATA_OK;
 }
 
@@ -471,8 +567,6 @@ static void infer_teardown(void *state);
 static int infer_setup(const struct strata_case *c, void **state)
 {
 	const struct strata_params *p = c->params;
-	if (strcmp(strata_params_str(p, "device"), "cuda") == 0)
-		return device_skip(c);
 	struct infer_state *s = calloc(1, sizeof(*s));
 	if (!s) {
 		strata_case_errorf(c, "infer: out of memory");
@@ -481,6 +575,15 @@ static int infer_setup(const struct strata_case *c, void **state)
 	*state = s;
 	s->rank = c->rank;
 	s->nranks = c->nranks;
+	s->cuda = strcmp(strata_params_str(p, "device"), "cuda") == 0;
+	if (s->cuda) {
+		int rc = cuda_open(s, c);
+		if (rc != STRATA_OK)
+			return rc;
+		s->accelerators = c->nranks;
+	} else {
+		snprintf(s->device_name, sizeof(s->device_name), "cpu");
+	}
 	strata_loadgen_scenario_parse(strata_params_str(p, "scenario"), &s->scenario);
 	s->continuous = strcmp(strata_params_str(p, "batching"), "continuous") == 0;
 	s->max_batch = (int)strata_params_int(p, "max_batch");
@@ -498,14 +601,17 @@ static int infer_setup(const struct strata_case *c, void **state)
 
 	int rc = settings_from_params(s, c);
 	int need_len = s->ls.prompt.hi + s->ls.output.hi - 1;
+	s->cache_len = need_len > MIN_CACHE_LEN ? need_len : MIN_CACHE_LEN;
 	if (rc == STRATA_OK)
-		rc = build_model(s, c, need_len);
+		rc = build_model(s, c, s->cache_len);
+	int np = 0, no = 0;
+	check_sizes(s, &np, &no);
+	if (rc == STRATA_OK)
+		rc = make_backends(s, c, np + no);
 	if (rc == STRATA_OK) {
 		char err[512] = "";
-		if (strata_gpt_kv_init(&s->kv, &s->g, s->max_batch, need_len, err, sizeof(err)) != 0 ||
-		    (s->have_kv = 1,
-		     strata_infer_sut_init(&s->sut, &s->kv, s->continuous,
-					   (uint64_t)strata_params_int(p, "seed"), err, sizeof(err)) != 0)) {
+		if (strata_infer_sut_init(&s->sut, &s->be, s->continuous,
+					  (uint64_t)strata_params_int(p, "seed"), err, sizeof(err)) != 0) {
 			strata_case_errorf(c, "infer: %s", err);
 			rc = STRATA_ERROR;
 		} else {
@@ -514,7 +620,7 @@ static int infer_setup(const struct strata_case *c, void **state)
 		}
 	}
 	if (rc == STRATA_OK)
-		rc = output_check(s, c);
+		rc = output_check(s, c, np, no);
 	if (agree(c, rc) != STRATA_OK)
 		return STRATA_ERROR;
 
@@ -651,14 +757,21 @@ static int64_t infer_verify(void *state, const struct strata_case *c)
 		s->all = malloc((size_t)c->nranks * NF * sizeof(double));
 	MPI_Gather(s->mine, NF, MPI_DOUBLE, s->all, NF, MPI_DOUBLE, 0, c->comm);
 	s->reduced = 1;
-	if (s->mismatches > 0) {
-		int j = s->first_mismatch;
+	const struct strata_infer_check *k = &s->check;
+	if (k->mismatches > 0) {
+		int j = k->first_mismatch;
 		strata_case_errorf(c,
-				   "greedy tokens differ between batch size 1 and a batch of %d: %d of "
-				   "%d positions, first at %d (alone %d, batched %d); max |logit diff| %.3g",
-				   s->max_batch, s->mismatches, s->check_out, j, s->check_alone[j],
-				   s->check_batched[j], s->check_max_diff);
-		return s->mismatches;
+				   "greedy tokens differ between batch size 1 and a batch of %d from "
+				   "position %d of %d (alone %d, batched %d; not a near-tie within %g)",
+				   k->slots, j, k->n_out, k->alone[j], k->batched[j], k->tie_tol);
+		return k->mismatches;
+	}
+	if (s->check_wrong > 0) {
+		strata_case_errorf(c,
+				   "logits differ between batch size 1 and a batch of %d by %.3g "
+				   "(tolerance %g) while the tokens agree",
+				   k->slots, k->max_logit_diff, s->logit_tol);
+		return s->check_wrong;
 	}
 	if (s->runs_empty > 0) {
 		strata_case_errorf(c, "%lld timed run(s) completed no request", (long long)s->runs_empty);
@@ -681,6 +794,17 @@ static void infer_teardown(void *state)
 		strata_infer_sut_release(&s->sut);
 	if (s->have_kv)
 		strata_gpt_kv_release(&s->kv);
+	if (s->have_kv_one)
+		strata_gpt_kv_release(&s->kv_one);
+#if STRATA_HAVE_CUDA
+	/* Caches before the model (gpt_cuda.h). */
+	if (s->ckv)
+		strata_gpt_cuda_kv_destroy(s->ckv);
+	if (s->ckv_one)
+		strata_gpt_cuda_kv_destroy(s->ckv_one);
+	if (s->cg)
+		strata_gpt_cuda_destroy(s->cg);
+#endif
 	if (s->have_g)
 		strata_gpt_release(&s->g);
 	for (int m = 0; m < STRATA_LOADGEN_NMEASURES; m++)
@@ -823,13 +947,26 @@ static void infer_describe(const void *state, const struct strata_case *c, json_
 		}
 	}
 	json_object_set_new(details, "run_rules", rules);
-	json_object_set_new(details, "output_check",
-			    json_pack("{s:i,s:i,s:i,s:i,s:f,s:s}", "prompt_tokens", s->check_prompt,
-				      "output_tokens", s->check_out, "batch", s->max_batch,
-				      "mismatches", s->mismatches, "max_logit_diff", s->check_max_diff,
-				      "method",
-				      "greedy decoding of one prompt alone (1 slot) and in slot S/2 of a "
-				      "full batch whose other slots hold prompts of other lengths"));
+	const struct strata_infer_check *k = &s->check;
+	json_t *oc = json_pack("{s:i,s:i,s:i,s:i,s:i,s:f,s:f,s:f,s:i,s:s}", "prompt_tokens",
+			       k->n_prompt, "output_tokens", k->n_out, "batch", k->slots, "compared",
+			       k->compared, "mismatches", k->mismatches, "max_logit_diff",
+			       k->max_logit_diff, "logit_tolerance", s->logit_tol, "tie_tolerance",
+			       k->tie_tol, "near_tie_at", k->tie_at, "method",
+			       "greedy decoding of one prompt alone (1 slot) and in slot S/2 of a full "
+			       "batch whose other slots hold prompts of other lengths; a differing "
+			       "token the batch-1 run scored within tie_tolerance of its own ends the "
+			       "comparison (a near-tie), any other fails the case, as do logits that "
+			       "differ by more than logit_tolerance while the tokens agree");
+	json_t *tok_a = json_array(), *tok_b = json_array();
+	for (int j = 0; j < k->n_out; j++) {
+		json_array_append_new(tok_a, json_integer(k->alone[j]));
+		json_array_append_new(tok_b, json_integer(k->batched[j]));
+	}
+	json_object_set_new(oc, "tokens_alone", tok_a);
+	json_object_set_new(oc, "tokens_batched", tok_b);
+	json_object_set_new(details, "output_check", oc);
+	json_object_set_new(details, "device", json_string(s->device_name));
 	if (s->expected_qps > 0)
 		json_object_set_new(details, "calibration_qps", json_real(s->expected_qps));
 	if (s->scenario == STRATA_LOADGEN_OFFLINE)

@@ -39,8 +39,8 @@
  * Figures (seconds = the runner's repetition time, the slowest rank's):
  *   throughput: tokens_per_s (all ranks), tokens_per_s_per_rank,
  *     samples_per_s, mfu (%: PaLM's 6N + 12 L C T FLOPs per token, gpt.h,
- *     over the peak: the gemm suite's FP32 GFLOP/s measured earlier in the
- *     same run when there is one, else the plan's peak_gflops, else the
+ *     over the peak: the gemm suite's best FP32 GFLOP/s measured earlier in
+ *     the same run with the same threads per rank when there is one, else the plan's peak_gflops, else the
  *     cores' derived peak, kernels/cpu/cpu_peak.h; the source is recorded).
  *   time_to_train: time_to_train (s).
  * The step's breakdown (data wait, forward, backward, exposed all-reduce,
@@ -62,6 +62,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+
+#include <cblas.h>
+#include <omp.h>
 
 #include "harness/plan.h"
 #include "harness/runner.h"
@@ -131,7 +134,7 @@ struct train_state {
 	uint64_t train_tokens, val_tokens_n;
 	uint16_t *val;
 	uint64_t val_n;
-	int direct, threads, prefetch;
+	int direct, loader_threads, prefetch;
 	struct strata_shard_loader *loader;
 	uint64_t bytes_read; /* over closed loaders; open one's added on demand */
 	int *inputs, *targets;
@@ -166,6 +169,9 @@ struct train_state {
 	const char *checkpoint;
 	char checkpoint_msg[300];
 	int desync_fault;      /* test only: STRATA_TEST_TRAIN_DESYNC set */
+	int threads;           /* as planned (0: defaults) */
+	int omp_before, blas_before; /* restored in teardown */
+	int threads_used;      /* omp_get_max_threads() during the case */
 };
 
 static const struct strata_param_def train_params[] = {
@@ -189,6 +195,9 @@ static const struct strata_param_def train_params[] = {
 	  .help = "sequence length T; 0 = the model's position table length" },
 	{ .name = "batch", .type = STRATA_PT_INT, .def = "4", .min = 1, .max = 65536,
 	  .help = "micro-batch per rank, sequences" },
+	{ .name = "threads", .type = STRATA_PT_INT, .def = "0", .min = 0, .max = 65536,
+	  .help = "OpenMP and OpenBLAS threads per rank during the case; 0 = their defaults. MFU "
+		  "uses a gemm case of this run with the same threads" },
 	{ .name = "ranks", .type = STRATA_PT_INT, .def = "0", .min = 0, .max = 1 << 20,
 	  .help = "train on the first N ranks (the rest wait); 0 = all.  Sweep [1, 2, ...] for "
 		  "scaling efficiency" },
@@ -356,7 +365,7 @@ static int open_loader(struct train_state *s, char *err, size_t err_len)
 {
 	struct strata_shard_loader_cfg lc = {
 		.dirfd = s->ws.dirfd, .names = (const char *const *)s->names, .n_names = s->n_names,
-		.vocab = s->corpus_vocab, .B = s->B, .T = s->T, .threads = s->threads,
+		.vocab = s->corpus_vocab, .B = s->B, .T = s->T, .threads = s->loader_threads,
 		.prefetch = s->prefetch, .direct = s->direct,
 	};
 	return strata_shards_open(&s->loader, &lc, err, err_len);
@@ -392,10 +401,13 @@ static void find_peak(struct train_state *s, const struct strata_case *c, double
 		    strcmp(json_string_value(json_object_get(r, "outcome")) ?: "", "passed"))
 			continue;
 		json_t *pp = json_object_get(r, "params");
-		if (strcmp(json_string_value(json_object_get(pp, "dtype")) ?: "", "float32"))
+		if (strcmp(json_string_value(json_object_get(pp, "dtype")) ?: "", "float32") ||
+		    json_integer_value(json_object_get(pp, "threads")) != s->threads)
 			continue;
+		/* The best repetition: a peak is what the cores can do, and a
+		 * median taken on a busy machine would let MFU pass 100%. */
 		double g = json_real_value(
-			json_object_get(json_object_get(json_object_get(r, "metrics"), "gflops"), "median"));
+			json_object_get(json_object_get(json_object_get(r, "metrics"), "gflops"), "best"));
 		if (g > best) {
 			best = g;
 			key = "gemm";
@@ -404,8 +416,8 @@ static void find_peak(struct train_state *s, const struct strata_case *c, double
 	if (best > 0) {
 		s->peak_gflops = best;
 		snprintf(s->peak_source, sizeof(s->peak_source),
-			 "measured: the gemm suite's best FP32 median GFLOP/s per rank earlier in this "
-			 "run (%s)", key);
+			 "measured: the gemm suite's best FP32 GFLOP/s per rank (best repetition) earlier in this "
+			 "run, threads %d as here (%s)", s->threads, key);
 		return;
 	}
 	struct strata_cpu_peak pk;
@@ -504,6 +516,14 @@ static int train_setup(const struct strata_case *c, void **state)
 	if (want == 0)
 		want = c->nranks;
 	s->active = c->rank < want;
+	s->omp_before = omp_get_max_threads();
+	s->blas_before = openblas_get_num_threads();
+	s->threads = (int)strata_params_int(p, "threads");
+	if (s->threads > 0) {
+		omp_set_num_threads(s->threads);
+		openblas_set_num_threads(s->threads);
+	}
+	s->threads_used = omp_get_max_threads();
 	MPI_Comm_split(c->comm, s->active ? 0 : MPI_UNDEFINED, c->rank, &s->comm);
 	if (!s->active)
 		return STRATA_OK;
@@ -515,7 +535,7 @@ static int train_setup(const struct strata_case *c, void **state)
 	s->train_tokens = (uint64_t)strata_params_int(p, "train_tokens");
 	s->val_tokens_n = (uint64_t)strata_params_int(p, "val_tokens");
 	s->direct = (int)strata_params_int(p, "direct");
-	s->threads = (int)strata_params_int(p, "loader_threads");
+	s->loader_threads = (int)strata_params_int(p, "loader_threads");
 	s->prefetch = (int)strata_params_int(p, "prefetch");
 	s->lr = strata_params_double(p, "lr");
 	s->warmup_steps = strata_params_int(p, "warmup_steps");
@@ -1085,8 +1105,9 @@ static void train_describe(const void *state, const struct strata_case *c, json_
 			  "appendix B)",
 			  "precision", "fp32"));
 	json_object_set_new(details, "batch",
-			    json_pack("{s:i,s:i,s:i,s:I}", "micro_batch", s->B, "seq", s->T,
-				      "ranks", s->nranks, "global_batch", (json_int_t)s->B * s->nranks));
+			    json_pack("{s:i,s:i,s:i,s:I,s:i}", "micro_batch", s->B, "seq", s->T,
+				      "ranks", s->nranks, "global_batch", (json_int_t)s->B * s->nranks,
+				      "threads_per_rank", s->threads_used));
 	json_object_set_new(
 		details, "corpus",
 		json_pack("{s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:s}", "vocab", s->chain.vocab, "order",
@@ -1099,7 +1120,7 @@ static void train_describe(const void *state, const struct strata_case *c, json_
 		json_pack("{s:s,s:i,s:I,s:I,s:b,s:i,s:i,s:f}", "dir", s->ws.path, "shards_per_rank",
 			  s->n_names, "train_tokens_per_rank", (json_int_t)s->train_tokens,
 			  "val_tokens", (json_int_t)s->val_n, "direct", s->direct, "loader_threads",
-			  s->threads, "prefetch", s->prefetch, "bytes_read_all_ranks",
+			  s->loader_threads, "prefetch", s->prefetch, "bytes_read_all_ranks",
 			  s->bytes_read_all));
 	json_object_set_new(details, "optimizer",
 			    json_pack("{s:s,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "name", "adamw",
@@ -1172,6 +1193,10 @@ static void train_teardown(void *state)
 	if (!s)
 		return;
 	close_loader(s);
+	if (s->threads > 0) {
+		omp_set_num_threads(s->omp_before);
+		openblas_set_num_threads(s->blas_before);
+	}
 	if (s->have_opt)
 		strata_adamw_release(&s->opt);
 	if (s->have_gb)

@@ -18,7 +18,7 @@
  * (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES, default 256), so every call
  * states the real alignment of its pointers (parameter tensors sit at
  * arbitrary offsets of the flat array); the heuristic's first algorithm is
- * taken per call, as llm.c does.
+ * taken (as llm.c does) and remembered per model for the same product.
  *
  * What it is not: tuned.  The attention forms the whole T x T score matrix
  * (as the PaLM FLOPs formula counts it); nothing is recomputed; GELU is not
@@ -79,10 +79,37 @@ static int set_attr_i32(cublasLtMatmulDesc_t op, cublasLtMatmulDescAttributes_t 
 		       : -1;
 }
 
+/* The cached heuristic answer for key, or NULL. */
+static const struct strata_gptc_lt_entry *lt_lookup(const struct strata_gpt_cuda *g,
+						    const struct strata_gptc_lt_key *key)
+{
+	for (int i = 0; i < g->lt_cache_n; i++)
+		if (memcmp(&g->lt_cache[i].key, key, sizeof(*key)) == 0)
+			return &g->lt_cache[i];
+	return NULL;
+}
+
+static void lt_remember(struct strata_gpt_cuda *g, const struct strata_gptc_lt_key *key,
+			int found, const cublasLtMatmulAlgo_t *algo)
+{
+	struct strata_gptc_lt_entry *e;
+	if (g->lt_cache_n < STRATA_GPTC_LT_CACHE) {
+		e = &g->lt_cache[g->lt_cache_n++];
+	} else {
+		e = &g->lt_cache[g->lt_cache_next];
+		g->lt_cache_next = (g->lt_cache_next + 1) % STRATA_GPTC_LT_CACHE;
+	}
+	e->key = *key;
+	e->found = found;
+	if (found)
+		e->algo = *algo;
+}
+
 /* D (m x n, column-major, leading dimension ldd, type dtype) = op(A) op(B)
  * + beta D (+ bias (m) broadcast over columns, BF16, when bias is not NULL);
  * A and B BF16.  A is (m x k) or, transposed, stored (k x m); B is (k x n)
- * or stored (n x k). */
+ * or stored (n x k).  The heuristic's answer is cached per model under
+ * everything it is told (shapes, types, epilogue, alignments). */
 static int lt_matmul(struct strata_gpt_cuda *g, int transa, int transb, int m, int n, int k,
 		     const void *A, int lda, const void *B, int ldb, void *D, int ldd,
 		     cudaDataType_t dtype, const strata_bf16 *bias, float beta, char *err,
@@ -92,7 +119,9 @@ static int lt_matmul(struct strata_gpt_cuda *g, int transa, int transb, int m, i
 	cublasLtMatrixLayout_t la = NULL, lb = NULL, ldl = NULL;
 	cublasLtMatmulPreference_t pref = NULL;
 	cublasLtMatmulHeuristicResult_t heur;
-	int returned = 0, rc = -1;
+	cublasLtMatmulAlgo_t algo;
+	struct strata_gptc_lt_key key;
+	int returned = 0, found = 0, rc = -1;
 	const float alpha = 1.0f;
 	const int32_t ta = transa ? CUBLAS_OP_T : CUBLAS_OP_N, tb = transb ? CUBLAS_OP_T : CUBLAS_OP_N;
 	uint64_t ws = g->workspace_bytes;
@@ -101,6 +130,23 @@ static int lt_matmul(struct strata_gpt_cuda *g, int transa, int transb, int m, i
 	if (m <= 0 || n <= 0 || k <= 0)
 		return 0;
 	memset(&heur, 0, sizeof(heur));
+	memset(&algo, 0, sizeof(algo));
+	memset(&key, 0, sizeof(key)); /* field by field: no padding bytes left unset */
+	key.transa = transa;
+	key.transb = transb;
+	key.m = m;
+	key.n = n;
+	key.k = k;
+	key.lda = lda;
+	key.ldb = ldb;
+	key.ldd = ldd;
+	key.dtype = (int32_t)dtype;
+	key.bias = bias != NULL;
+	key.beta_nonzero = beta != 0.0f;
+	key.align_a = al_a;
+	key.align_b = al_b;
+	key.align_d = al_d;
+	key.align_bias = bias ? alignment_of(bias) : 0;
 	STRATA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
 	if (set_attr_i32(op, CUBLASLT_MATMUL_DESC_TRANSA, ta) ||
 	    set_attr_i32(op, CUBLASLT_MATMUL_DESC_TRANSB, tb)) {
@@ -123,21 +169,34 @@ static int lt_matmul(struct strata_gpt_cuda *g, int transa, int transb, int m, i
 	STRATA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, transb ? n : k,
 						       transb ? k : n, ldb));
 	STRATA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ldl, dtype, m, n, ldd));
-	STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-	STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-		pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
-	STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-		pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof(al_a)));
-	STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-		pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b)));
-	STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-		pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof(al_d)));
-	STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-		pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof(al_d)));
-	cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(g->lt, op, la, lb, ldl, ldl, pref, 1,
-							   &heur, &returned);
-	if ((hs == CUBLAS_STATUS_NOT_SUPPORTED || (hs == CUBLAS_STATUS_SUCCESS && returned == 0)) &&
-	    bias) {
+
+	const struct strata_gptc_lt_entry *cached = lt_lookup(g, &key);
+	if (cached) {
+		found = cached->found;
+		algo = cached->algo;
+	} else {
+		STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+		STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+			pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
+		STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+			pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof(al_a)));
+		STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+			pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof(al_b)));
+		STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+			pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof(al_d)));
+		STRATA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+			pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof(al_d)));
+		cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(g->lt, op, la, lb, ldl, ldl, pref,
+								   1, &heur, &returned);
+		g->lt_heuristic_calls++;
+		if (hs != CUBLAS_STATUS_NOT_SUPPORTED)
+			STRATA_CUBLAS_CHECK(hs);
+		found = hs == CUBLAS_STATUS_SUCCESS && returned > 0;
+		if (found)
+			algo = heur.algo;
+		lt_remember(g, &key, found, &algo);
+	}
+	if (!found && bias) {
 		/* No algorithm with the bias epilogue for this alignment: the
 		 * plain product, then the bias by a kernel (D is the row-major
 		 * (n, m) output of a linear layer). */
@@ -146,19 +205,17 @@ static int lt_matmul(struct strata_gpt_cuda *g, int transa, int transb, int m, i
 			goto fail;
 		STRATA_GPTK_CHECK(strata_gptk_add_bias(D, bias, n, m, ldd, g->stream));
 		rc = 0;
-		goto fail;
+		goto fail; /* not a failure: the label releases the descriptors */
 	}
-	if (hs == CUBLAS_STATUS_SUCCESS && returned == 0) {
+	if (!found) {
 		snprintf(err, err_len,
 			 "%s:%d: cuBLASLt offers no BF16 algorithm for m %d n %d k %d (trans %d%d, "
 			 "ld %d %d %d, alignment %u %u %u)",
 			 __FILE__, __LINE__, m, n, k, transa, transb, lda, ldb, ldd, al_a, al_b, al_d);
 		goto fail;
 	}
-	STRATA_CUBLAS_CHECK(hs);
 	STRATA_CUBLAS_CHECK(cublasLtMatmul(g->lt, op, &alpha, A, la, B, lb, &beta, D, ldl, D, ldl,
-					   &heur.algo, g->workspace, g->workspace_bytes,
-					   g->stream));
+					   &algo, g->workspace, g->workspace_bytes, g->stream));
 	rc = 0;
 fail:
 	if (pref)

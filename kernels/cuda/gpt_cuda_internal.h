@@ -25,6 +25,21 @@ struct strata_gptc_run {
 	int decay;
 };
 
+/* What cublasLtMatmulAlgoGetHeuristic is told about a product (zeroed then
+ * filled, so that memcmp compares it), and its answer. */
+struct strata_gptc_lt_key {
+	int32_t transa, transb, m, n, k, lda, ldb, ldd, dtype, bias, beta_nonzero;
+	uint32_t align_a, align_b, align_d, align_bias;
+};
+struct strata_gptc_lt_entry {
+	struct strata_gptc_lt_key key;
+	int found; /* 0: no algorithm for this product */
+	cublasLtMatmulAlgo_t algo;
+};
+/* Distinct products of one model: training has about 12 shapes, inference
+ * a few per row count; round-robin replacement beyond that. */
+#define STRATA_GPTC_LT_CACHE 128
+
 struct strata_gpt_cuda {
 	struct strata_gpt_config cfg;
 	int max_B, max_T;
@@ -49,6 +64,9 @@ struct strata_gpt_cuda {
 	cublasHandle_t blas;
 	void *workspace;
 	size_t workspace_bytes;
+	struct strata_gptc_lt_entry lt_cache[STRATA_GPTC_LT_CACHE];
+	int lt_cache_n, lt_cache_next;
+	long lt_heuristic_calls; /* cache misses, for tests */
 	size_t model_bytes, used_peak_bytes, total_bytes;
 
 	/* parameters (n_params): FP32 master, BF16 copy, gradients, moments */

@@ -869,6 +869,7 @@ int strata_gpt_load(struct strata_gpt *g, const char *path, char *err, size_t er
 		set_err(err, err_len, "%s: parameters: read: %s", path,
 			errno ? strerror(errno) : "short file");
 		close(fd);
+		zero_floats(g->grads, g->n_params);
 		return -1;
 	}
 	close(fd);

@@ -113,7 +113,8 @@ void strata_gpt_release(struct strata_gpt *g);
 
 /* Forward over inputs (B, T) token ids; with targets (B, T) also the softmax
  * cross-entropy, mean over B x T, returned and kept in mean_loss (-1 when
- * targets is NULL).  B <= max_B, T <= max_T, ids < V. */
+ * targets is NULL).  B <= max_B, T <= max_T, ids < V: otherwise NaN is
+ * returned and nothing is computed. */
 float strata_gpt_forward(struct strata_gpt *g, const int *inputs, const int *targets, int B,
                          int T);
 
@@ -136,7 +137,10 @@ uint64_t strata_gpt_params_checksum(const struct strata_gpt *g);
  * fields, parameter count) then the FP32 parameters, little-endian.  save
  * writes path.tmp.<pid>, fsyncs and renames (atomic).  load_config reads the
  * header only; load fills an initialised model of the same shape.  Errors
- * name the file and the field that does not match. */
+ * name the file and the field that does not match.  gpt.c also keeps an
+ * FNV-1a checksum of the parameter bytes in the header (offset 40, field
+ * params_fnv1a), checked by load; load stages the file in grads, so on any
+ * error the weights are left as they were, and grads are zero afterwards. */
 int strata_gpt_save(const struct strata_gpt *g, const char *path, char *err, size_t err_len);
 int strata_gpt_load_config(const char *path, struct strata_gpt_config *cfg, char *err,
                            size_t err_len);

@@ -29,20 +29,56 @@ void strata_infer_prompt(uint64_t seed, int64_t id, int n, int vocab, int *out)
 		out[i] = (int)(strata_loadgen_rng_u64(&r) % (uint64_t)vocab);
 }
 
-int strata_infer_sut_init(struct strata_infer_sut *s, struct strata_gpt_kv *kv, int continuous,
-			  uint64_t prompt_seed, char *err, size_t err_len)
+/* ---- the CPU backend ------------------------------------------------------------ */
+
+static int cpu_reset(void *ctx, int slot, char *err, size_t err_len)
+{
+	(void)err;
+	(void)err_len;
+	strata_gpt_kv_reset(ctx, slot);
+	return 0;
+}
+
+static int cpu_prefill(void *ctx, int slot, const int *tokens, int n, float *logits, char *err,
+		       size_t err_len)
+{
+	if (strata_gpt_kv_prefill(ctx, slot, tokens, n, logits) == 0)
+		return 0;
+	snprintf(err, err_len, "prefill of %d tokens into slot %d failed (cache full?)", n, slot);
+	return -1;
+}
+
+static int cpu_decode(void *ctx, const int *slots, const int *tokens, int n, float *logits,
+		      char *err, size_t err_len)
+{
+	if (strata_gpt_kv_decode(ctx, slots, tokens, n, logits) == 0)
+		return 0;
+	snprintf(err, err_len, "decode step over %d slots failed (a cache full?)", n);
+	return -1;
+}
+
+void strata_infer_backend_cpu(struct strata_infer_backend *b, struct strata_gpt_kv *kv)
+{
+	*b = (struct strata_infer_backend){ .ctx = kv, .slots = kv->slots, .max_len = kv->max_len,
+					    .vocab = kv->g->cfg.vocab, .reset = cpu_reset,
+					    .prefill = cpu_prefill, .decode = cpu_decode };
+}
+
+/* ---- the SUT ------------------------------------------------------------------ */
+
+int strata_infer_sut_init(struct strata_infer_sut *s, const struct strata_infer_backend *be,
+			  int continuous, uint64_t prompt_seed, char *err, size_t err_len)
 {
 	memset(s, 0, sizeof(*s));
-	int S = kv->slots, V = kv->g->cfg.vocab;
-	s->kv = kv;
-	s->vocab = V;
+	int S = be->slots, V = be->vocab;
+	s->be = *be;
 	s->continuous = continuous;
 	s->prompt_seed = prompt_seed;
 	s->slot = calloc((size_t)S, sizeof(*s->slot));
 	s->logits = malloc((size_t)S * (size_t)V * sizeof(*s->logits));
 	s->step_slots = malloc((size_t)S * sizeof(int));
 	s->step_tokens = malloc((size_t)S * sizeof(int));
-	s->prompt = malloc((size_t)(kv->max_len > 0 ? kv->max_len : 1) * sizeof(int));
+	s->prompt = malloc((size_t)(be->max_len > 0 ? be->max_len : 1) * sizeof(int));
 	if (!s->slot || !s->logits || !s->step_slots || !s->step_tokens || !s->prompt) {
 		strata_infer_sut_release(s);
 		snprintf(err, err_len, "infer_sut: out of memory for %d slots", S);
@@ -74,21 +110,22 @@ static int sut_admit(void *ctx, const struct strata_loadgen_request *r, char *er
 	struct strata_infer_sut *s = ctx;
 	if (!s->continuous && s->batch_running)
 		return STRATA_LOADGEN_BUSY; /* static: wait for the whole batch */
-	if (r->prompt_tokens + r->output_tokens - 1 > s->kv->max_len) {
+	if (r->prompt_tokens + r->output_tokens - 1 > s->be.max_len) {
 		snprintf(err, err_len,
 			 "request %lld: prompt %d + output %d - 1 tokens exceed the cache length %d",
-			 (long long)r->id, r->prompt_tokens, r->output_tokens, s->kv->max_len);
+			 (long long)r->id, r->prompt_tokens, r->output_tokens, s->be.max_len);
 		return -1;
 	}
-	for (int i = 0; i < s->kv->slots; i++) {
+	for (int i = 0; i < s->be.slots; i++) {
 		struct strata_infer_slot *sl = &s->slot[i];
 		if (sl->id >= 0)
 			continue;
+		if (s->be.reset(s->be.ctx, i, err, err_len) != 0)
+			return -1;
 		*sl = (struct strata_infer_slot){ .id = r->id, .prompt_tokens = r->prompt_tokens,
 						  .output_tokens = r->output_tokens,
 						  .hash = fnv_int(FNV_OFFSET, r->id),
 						  .order = s->admitted++ };
-		strata_gpt_kv_reset(s->kv, i);
 		s->held++;
 		return STRATA_LOADGEN_ADMITTED;
 	}
@@ -118,8 +155,7 @@ static void emit(struct strata_infer_sut *s, int i, int tok, const struct strata
 static int sut_step(void *ctx, const struct strata_loadgen_sink *sink, char *err, size_t err_len)
 {
 	struct strata_infer_sut *s = ctx;
-	struct strata_gpt_kv *kv = s->kv;
-	int S = kv->slots, V = s->vocab;
+	int S = s->be.slots, V = s->be.vocab;
 	s->batch_running = 1;
 	/* The oldest request not prefilled yet, if any. */
 	int pick = -1;
@@ -130,11 +166,9 @@ static int sut_step(void *ctx, const struct strata_loadgen_sink *sink, char *err
 	if (pick >= 0) {
 		struct strata_infer_slot *sl = &s->slot[pick];
 		strata_infer_prompt(s->prompt_seed, sl->id, sl->prompt_tokens, V, s->prompt);
-		if (strata_gpt_kv_prefill(kv, pick, s->prompt, sl->prompt_tokens, s->logits) != 0) {
-			snprintf(err, err_len, "prefill of request %lld (%d tokens) failed",
-				 (long long)sl->id, sl->prompt_tokens);
+		if (s->be.prefill(s->be.ctx, pick, s->prompt, sl->prompt_tokens, s->logits, err,
+				  err_len) != 0)
 			return -1;
-		}
 		sl->prefilled = 1;
 		s->prefills++;
 		s->prefill_tokens += sl->prompt_tokens;
@@ -151,10 +185,8 @@ static int sut_step(void *ctx, const struct strata_loadgen_sink *sink, char *err
 	}
 	if (n == 0)
 		return 0;
-	if (strata_gpt_kv_decode(kv, s->step_slots, s->step_tokens, n, s->logits) != 0) {
-		snprintf(err, err_len, "decode step over %d slots failed", n);
+	if (s->be.decode(s->be.ctx, s->step_slots, s->step_tokens, n, s->logits, err, err_len) != 0)
 		return -1;
-	}
 	s->decode_steps++;
 	s->decode_rows += n;
 	for (int j = 0; j < n; j++)
@@ -165,7 +197,7 @@ static int sut_step(void *ctx, const struct strata_loadgen_sink *sink, char *err
 static void sut_reset(void *ctx)
 {
 	struct strata_infer_sut *s = ctx;
-	for (int i = 0; i < s->kv->slots; i++)
+	for (int i = 0; i < s->be.slots; i++)
 		s->slot[i].id = -1;
 	s->held = 0;
 	s->batch_running = 0;
@@ -173,7 +205,7 @@ static void sut_reset(void *ctx)
 
 void strata_infer_sut_loadgen(struct strata_infer_sut *s, struct strata_loadgen_sut *out)
 {
-	*out = (struct strata_loadgen_sut){ .ctx = s, .capacity = s->kv->slots, .admit = sut_admit,
+	*out = (struct strata_loadgen_sut){ .ctx = s, .capacity = s->be.slots, .admit = sut_admit,
 					    .step = sut_step, .reset = sut_reset };
 }
 
@@ -187,89 +219,100 @@ static double max_abs_diff(const float *a, const float *b, int n)
 	return m;
 }
 
-int strata_infer_batch_check(const struct strata_gpt *g, int slots, const int *prompt, int n_prompt,
-			     int n_out, uint64_t seed, int *alone, int *batched,
-			     double *max_logit_diff, char *err, size_t err_len)
+int strata_infer_batch_check(const struct strata_infer_backend *one,
+			     const struct strata_infer_backend *many, const int *prompt,
+			     int n_prompt, int n_out, uint64_t seed, double tie_tol,
+			     struct strata_infer_check *out, char *err, size_t err_len)
 {
-	int V = g->cfg.vocab, S = slots < 1 ? 1 : slots, mid = S / 2;
+	int V = one->vocab, S = many->slots, mid = S / 2;
 	int longest = n_prompt + 3; /* the other prompts are 1 .. n_prompt + 3 tokens */
-	struct strata_gpt_kv one, many;
+	memset(out, 0, sizeof(*out));
+	out->n_prompt = n_prompt;
+	out->n_out = n_out;
+	out->slots = S;
+	out->tie_tol = tie_tol;
+	out->tie_at = -1;
+	out->first_mismatch = -1;
+	if (n_out < 1 || n_out > STRATA_INFER_CHECK_MAX || n_prompt < 1 || many->vocab != V ||
+	    n_prompt + n_out - 1 > one->max_len || longest + n_out > many->max_len) {
+		snprintf(err, err_len, "batch check: %d + %d tokens do not fit the caches (%d, %d)",
+			 n_prompt, n_out, one->max_len, many->max_len);
+		return -1;
+	}
 	float *ref = malloc((size_t)n_out * (size_t)V * sizeof(*ref));
 	float *logits = malloc((size_t)S * (size_t)V * sizeof(*logits));
-	int *plen = malloc((size_t)S * sizeof(int)), *last = malloc((size_t)S * sizeof(int));
-	int *ids = malloc((size_t)S * sizeof(int));
+	int *last = malloc((size_t)S * sizeof(int)), *ids = malloc((size_t)S * sizeof(int));
 	int *other = malloc((size_t)longest * sizeof(int));
 	int rc = -1;
-	*max_logit_diff = 0;
-	if (!ref || !logits || !plen || !last || !ids || !other) {
+	if (!ref || !logits || !last || !ids || !other) {
 		snprintf(err, err_len, "batch check: out of memory");
 		goto out_free;
 	}
-	if (strata_gpt_kv_init(&one, g, 1, n_prompt + n_out, err, err_len) != 0)
-		goto out_free;
-	if (strata_gpt_kv_init(&many, g, S, longest + n_out, err, err_len) != 0)
-		goto out_one;
 
 	/* Alone: prefill, then n_out - 1 decode steps of one row. */
-	if (strata_gpt_kv_prefill(&one, 0, prompt, n_prompt, ref) != 0) {
-		snprintf(err, err_len, "batch check: prefill alone failed");
-		goto out_many;
-	}
-	alone[0] = strata_gpt_argmax(ref, V);
+	if (one->reset(one->ctx, 0, err, err_len) != 0 ||
+	    one->prefill(one->ctx, 0, prompt, n_prompt, ref, err, err_len) != 0)
+		goto out_free;
+	out->alone[0] = strata_gpt_argmax(ref, V);
 	for (int j = 1; j < n_out; j++) {
 		int slot0 = 0;
 		float *lj = ref + (size_t)j * (size_t)V;
-		if (strata_gpt_kv_decode(&one, &slot0, &alone[j - 1], 1, lj) != 0) {
-			snprintf(err, err_len, "batch check: decode alone failed at token %d", j);
-			goto out_many;
-		}
-		alone[j] = strata_gpt_argmax(lj, V);
+		if (one->decode(one->ctx, &slot0, &out->alone[j - 1], 1, lj, err, err_len) != 0)
+			goto out_free;
+		out->alone[j] = strata_gpt_argmax(lj, V);
 	}
 
 	/* In a full batch: every slot prefilled (slot mid with the prompt, the
-	 * others with prompts of other lengths), then decoded together. */
+	 * others with prompts of other lengths), then decoded together, each
+	 * slot fed its own tokens. */
 	for (int k = 0; k < S; k++) {
 		const int *p = prompt;
-		plen[k] = n_prompt;
+		int len = n_prompt;
 		if (k != mid) {
-			plen[k] = 1 + (k * 5 + 2) % longest;
-			strata_infer_prompt(seed, 1000000 + k, plen[k], V, other);
+			len = 1 + (k * 5 + 2) % longest;
+			strata_infer_prompt(seed, 1000000 + k, len, V, other);
 			p = other;
 		}
-		if (strata_gpt_kv_prefill(&many, k, p, plen[k], logits) != 0) {
-			snprintf(err, err_len, "batch check: prefill of slot %d failed", k);
-			goto out_many;
-		}
+		if (many->reset(many->ctx, k, err, err_len) != 0 ||
+		    many->prefill(many->ctx, k, p, len, logits, err, err_len) != 0)
+			goto out_free;
 		last[k] = strata_gpt_argmax(logits, V);
 		if (k == mid)
-			*max_logit_diff = fmax(*max_logit_diff, max_abs_diff(logits, ref, V));
+			out->max_logit_diff = max_abs_diff(logits, ref, V);
 		ids[k] = k;
 	}
-	batched[0] = last[mid];
+	out->batched[0] = last[mid];
 	for (int j = 1; j < n_out; j++) {
-		if (strata_gpt_kv_decode(&many, ids, last, S, logits) != 0) {
-			snprintf(err, err_len, "batch check: batched decode failed at token %d", j);
-			goto out_many;
-		}
+		if (many->decode(many->ctx, ids, last, S, logits, err, err_len) != 0)
+			goto out_free;
 		for (int k = 0; k < S; k++)
 			last[k] = strata_gpt_argmax(logits + (size_t)k * (size_t)V, V);
-		batched[j] = last[mid];
-		*max_logit_diff = fmax(*max_logit_diff,
-				       max_abs_diff(logits + (size_t)mid * (size_t)V,
-						    ref + (size_t)j * (size_t)V, V));
-		/* Feed the batched run its own tokens: a flip shows as a difference. */
+		out->batched[j] = last[mid];
+		if (out->batched[j - 1] == out->alone[j - 1]) /* same context so far */
+			out->max_logit_diff = fmax(out->max_logit_diff,
+						   max_abs_diff(logits + (size_t)mid * (size_t)V,
+								ref + (size_t)j * (size_t)V, V));
 	}
-	rc = 0;
-	for (int j = 0; j < n_out; j++)
-		rc += alone[j] != batched[j];
-out_many:
-	strata_gpt_kv_release(&many);
-out_one:
-	strata_gpt_kv_release(&one);
+	/* The verdict: compare until the first difference; a difference the
+	 * alone run scored as a near-tie ends the comparison without blame. */
+	for (int j = 0; j < n_out; j++) {
+		out->compared = j + 1;
+		int a = out->alone[j], b = out->batched[j];
+		if (a == b)
+			continue;
+		const float *lj = ref + (size_t)j * (size_t)V;
+		if (fabs((double)lj[a] - (double)lj[b]) <= tie_tol) {
+			out->tie_at = j;
+			break;
+		}
+		out->mismatches = n_out - j; /* every later token has another context */
+		out->first_mismatch = j;
+		break;
+	}
+	rc = out->mismatches;
 out_free:
 	free(ref);
 	free(logits);
-	free(plen);
 	free(last);
 	free(ids);
 	free(other);

@@ -2,11 +2,13 @@
  * (loadgen.h): greedy generation with a key/value cache (gpt_infer.h) for up
  * to S concurrent requests, in static or continuous batches.
  *
- * What it is: each held request owns one cache slot.  One step() is one
- * unit of work: the prefill of one admitted request (its prompt through the
- * model, the first output token from its last logits), or, when every held
- * request is prefilled, one decode step over all of them (one row each
- * through every matmul, gpt_infer.h's strata_gpt_kv_decode).  Prefills go
+ * What it is: each held request owns one cache slot of a backend (the CPU's
+ * gpt_infer.h, or the GPU's kernels/cuda/gpt_cuda.h through the same three
+ * calls).  One step() is one unit of work: the prefill of one admitted
+ * request (its prompt through the model, the first output token from its
+ * last logits), or, when every held request is prefilled, one decode step
+ * over all of them (one row each through every matmul, as gpt_infer.h's
+ * strata_gpt_kv_decode).  Prefills go
  * first, oldest first, so a new request's first token is not held back by
  * the decodes of the others.
  *   continuous  a finished request's slot takes the next request at once
@@ -31,6 +33,22 @@
 #include "kernels/nn/gpt_infer.h"
 #include "kernels/nn/loadgen.h"
 
+/* The model behind the SUT: key/value caches with gpt_infer.h's semantics
+ * (the CPU's, strata_infer_backend_cpu; or the GPU's, kernels/cuda/
+ * gpt_cuda.h, adapted by the caller).  Functions return 0, or -1 with a
+ * message. */
+struct strata_infer_backend {
+	void *ctx;
+	int slots, max_len, vocab; /* S, Lmax, V */
+	int (*reset)(void *ctx, int slot, char *err, size_t err_len);
+	int (*prefill)(void *ctx, int slot, const int *tokens, int n, float *logits, char *err,
+	               size_t err_len);
+	int (*decode)(void *ctx, const int *slots, const int *tokens, int n, float *logits,
+	              char *err, size_t err_len);
+};
+/* The CPU cache kv (borrowed) as a backend. */
+void strata_infer_backend_cpu(struct strata_infer_backend *b, struct strata_gpt_kv *kv);
+
 struct strata_infer_slot {
 	int64_t id;       /* request held, -1: free */
 	int prompt_tokens, output_tokens;
@@ -41,8 +59,7 @@ struct strata_infer_slot {
 };
 
 struct strata_infer_sut {
-	struct strata_gpt_kv *kv;    /* borrowed: S = kv->slots, Lmax = kv->max_len */
-	int vocab;
+	struct strata_infer_backend be; /* S = be.slots */
 	int continuous;
 	uint64_t prompt_seed;
 	struct strata_infer_slot *slot; /* (S) */
@@ -57,9 +74,9 @@ struct strata_infer_sut {
 	uint64_t output_hash_sum;    /* sum of completed requests' hashes */
 };
 
-/* kv must outlive the SUT.  0, or -1 with a message. */
-int strata_infer_sut_init(struct strata_infer_sut *s, struct strata_gpt_kv *kv, int continuous,
-                          uint64_t prompt_seed, char *err, size_t err_len);
+/* be's caches must outlive the SUT.  0, or -1 with a message. */
+int strata_infer_sut_init(struct strata_infer_sut *s, const struct strata_infer_backend *be,
+                          int continuous, uint64_t prompt_seed, char *err, size_t err_len);
 void strata_infer_sut_release(struct strata_infer_sut *s);
 void strata_infer_sut_counters_reset(struct strata_infer_sut *s);
 /* The loadgen.h view of s (capacity S). */
@@ -68,14 +85,30 @@ void strata_infer_sut_loadgen(struct strata_infer_sut *s, struct strata_loadgen_
 /* The n prompt tokens of request id, in [0, vocab). */
 void strata_infer_prompt(uint64_t seed, int64_t id, int n, int vocab, int *out);
 
-/* Greedy decoding of one prompt alone (a 1-slot cache) and inside a full
- * batch (slot S/2 of an S-slot cache whose other slots hold other prompts of
- * other lengths, all decoded together step by step): tokens of both into
- * alone[n_out] and batched[n_out], the largest |logit difference| over the
- * steps into *max_logit_diff.  Returns how many positions differ (0: the
- * same tokens), or -1 with a message. */
-int strata_infer_batch_check(const struct strata_gpt *g, int slots, const int *prompt, int n_prompt,
-                             int n_out, uint64_t seed, int *alone, int *batched,
-                             double *max_logit_diff, char *err, size_t err_len);
+/* Greedy decoding of one prompt alone (one, a backend of >= 1 slot: slot 0)
+ * and inside a full batch (many: slot S/2, the other slots holding other
+ * prompts of 1 .. n_prompt + 3 tokens, all decoded together step by step).
+ * Both caches are reset first; many needs max_len >= n_prompt + 3 + n_out.
+ * Fills the check: tokens of both, the largest |logit difference| while the
+ * two agreed, and the verdict.  A differing token is a tie, not an error,
+ * when the run alone scored the two tokens within tie_tol of each other
+ * (rounding can break a near-tie either way: BF16 on a GPU); the sequences
+ * then legitimately diverge, so the comparison stops there.  Returns the
+ * number of unexplained differences (0: pass), or -1 with a message. */
+#define STRATA_INFER_CHECK_MAX 64
+struct strata_infer_check {
+	int n_prompt, n_out, slots;
+	int alone[STRATA_INFER_CHECK_MAX], batched[STRATA_INFER_CHECK_MAX];
+	double max_logit_diff;
+	double tie_tol;
+	int compared;     /* positions compared */
+	int tie_at;       /* position of an explained near-tie flip, -1: none */
+	int mismatches;   /* unexplained differences */
+	int first_mismatch; /* -1: none */
+};
+int strata_infer_batch_check(const struct strata_infer_backend *one,
+                             const struct strata_infer_backend *many, const int *prompt,
+                             int n_prompt, int n_out, uint64_t seed, double tie_tol,
+                             struct strata_infer_check *out, char *err, size_t err_len);
 
 #endif

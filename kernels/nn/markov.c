@@ -33,6 +33,9 @@
 #define PI_MAX_ITER 100000
 #define PI_MAX_WORK ((double)(1ull << 36)) /* multiply-adds over all iterations */
 #define TABLE_ROW_TOL 1e-12
+/* Below this many multiply-adds a parallel region costs more than it saves
+ * (a small chain's power iteration is thousands of such steps). */
+#define PAR_MIN_WORK ((size_t)1 << 16)
 
 /* ---- random numbers ------------------------------------------------------- */
 
@@ -150,7 +153,7 @@ static int build_seeded(struct strata_markov *m, struct sparse *sp, uint64_t see
 	const double f = m->floor_p;
 	sp->floor_add = f / V;
 	int failed = 0;
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed) if (m->n_ctx * (size_t)V >= PAR_MIN_WORK)
 	{
 		double *row_p = malloc((size_t)V * sizeof(*row_p));
 		unsigned char *mark = calloc((size_t)V, 1);
@@ -233,7 +236,7 @@ static int stationary(struct strata_markov *m, const struct sparse *sp, char *er
 	double change = INFINITY;
 	long it;
 	for (it = 0; it < max_iter && !(change < PI_TOL_L1); it++) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (work_per_iter >= PAR_MIN_WORK)
 		for (size_t p = 0; p < P1; p++) {
 			double *out = next + p * V;
 			double mp = 0.0;
@@ -348,7 +351,8 @@ int strata_markov_init(struct strata_markov *m, int vocab, int order, int branch
 	if (check_shape(vocab, order, &n_ctx, err, err_len) != 0)
 		return -1;
 	if (branch < 1 || branch > vocab) {
-		snprintf(err, err_len, "markov: branch: %d must be in 1..vocab (%d)", branch, vocab);
+		snprintf(err, err_len, "markov: branch: %d must be in 1..vocab (%d)", branch,
+		         vocab);
 		return -1;
 	}
 	if (!(floor_p > 0.0 && floor_p < 1.0)) {
@@ -359,8 +363,11 @@ int strata_markov_init(struct strata_markov *m, int vocab, int order, int branch
 		return -1;
 	}
 	*m = (struct strata_markov){
-		.vocab = vocab, .order = order, .branch = branch, .floor_p = floor_p,
-		.n_ctx = n_ctx,
+	    .vocab = vocab,
+	    .order = order,
+	    .branch = branch,
+	    .floor_p = floor_p,
+	    .n_ctx = n_ctx,
 	};
 	if (alloc_chain(m, err, err_len) != 0)
 		return -1;
@@ -386,19 +393,25 @@ int strata_markov_init_table(struct strata_markov *m, int vocab, int order, cons
 		for (int x = 0; x < vocab; x++) {
 			double p = P[s * (size_t)vocab + (size_t)x];
 			if (!(p >= 0.0 && p <= 1.0)) {
-				snprintf(err, err_len, "markov: table: P[%zu][%d] = %g is not in [0, 1]",
-				         s, x, p);
+				snprintf(err, err_len,
+				         "markov: table: P[%zu][%d] = %g is not in [0, 1]", s, x,
+				         p);
 				return -1;
 			}
 			sum += p;
 		}
 		if (fabs(sum - 1.0) > TABLE_ROW_TOL) {
-			snprintf(err, err_len, "markov: table: row %zu sums to %.17g, not 1", s, sum);
+			snprintf(err, err_len, "markov: table: row %zu sums to %.17g, not 1", s,
+			         sum);
 			return -1;
 		}
 	}
 	*m = (struct strata_markov){
-		.vocab = vocab, .order = order, .branch = vocab, .floor_p = 0.0, .n_ctx = n_ctx,
+	    .vocab = vocab,
+	    .order = order,
+	    .branch = vocab,
+	    .floor_p = 0.0,
+	    .n_ctx = n_ctx,
 	};
 	if (alloc_chain(m, err, err_len) != 0)
 		return -1;

@@ -88,7 +88,8 @@ static int header_check(const unsigned char *h, const char *name, uint64_t file_
                         uint64_t *tokens, char *err, size_t err_len)
 {
 	if (file_bytes < STRATA_SHARD_HEADER_BYTES) {
-		snprintf(err, err_len, "%s: header: the file has %llu bytes, fewer than the %d of a "
+		snprintf(err, err_len,
+		         "%s: header: the file has %llu bytes, fewer than the %d of a "
 		         "header",
 		         name, (unsigned long long)file_bytes, STRATA_SHARD_HEADER_BYTES);
 		return -1;
@@ -116,8 +117,8 @@ static int header_check(const unsigned char *h, const char *name, uint64_t file_
 		         "%s: token count: %llu tokens need %llu bytes but the file has %llu", name,
 		         (unsigned long long)n,
 		         (unsigned long long)n > (UINT64_MAX - 64) / 2
-		                 ? UINT64_MAX
-		                 : (unsigned long long)(STRATA_SHARD_HEADER_BYTES + 2 * n),
+		             ? UINT64_MAX
+		             : (unsigned long long)(STRATA_SHARD_HEADER_BYTES + 2 * n),
 		         (unsigned long long)file_bytes);
 		return -1;
 	}
@@ -164,9 +165,8 @@ static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 
 /* ---- writer ---------------------------------------------------------------- */
 
-int strata_shard_write(int dirfd, const char *name, struct strata_markov_stream *s,
-                       uint64_t tokens, int vocab, uint64_t seed, int drop_cache, char *err,
-                       size_t err_len)
+int strata_shard_write(int dirfd, const char *name, struct strata_markov_stream *s, uint64_t tokens,
+                       int vocab, uint64_t seed, int drop_cache, char *err, size_t err_len)
 {
 	if (vocab < s->m->vocab || vocab > 65536) {
 		snprintf(err, err_len, "%s: vocab: %d must be in %d (the chain's) .. 65536", name,
@@ -309,14 +309,14 @@ struct strata_shard_loader {
 	pthread_cond_t can_fill; /* a slot was released, or stop */
 	pthread_cond_t filled;   /* a batch is ready, or a reader failed */
 	struct slot *slots;
-	int n_slots;            /* prefetch + 1: the consumer holds one */
-	uint64_t next_claim;    /* next batch a reader takes */
-	uint64_t next_deliver;  /* next batch strata_shards_next returns */
-	uint64_t released;      /* batches whose slot is free again */
-	int holding;            /* the consumer holds batch next_deliver - 1 */
+	int n_slots;           /* prefetch + 1: the consumer holds one */
+	uint64_t next_claim;   /* next batch a reader takes */
+	uint64_t next_deliver; /* next batch strata_shards_next returns */
+	uint64_t released;     /* batches whose slot is free again */
+	int holding;           /* the consumer holds batch next_deliver - 1 */
 	int stop;
 	int failed;
-	uint64_t fail_batch;    /* the lowest failed batch */
+	uint64_t fail_batch; /* the lowest failed batch */
 	char fail_msg[MSG_BYTES];
 
 	pthread_t *threads;
@@ -343,11 +343,12 @@ static int shard_read(struct strata_shard_loader *l, const struct shard *sh, voi
 	if (got < 0) {
 		int e = errno;
 		if (l->direct && e == EINVAL)
-			snprintf(err, err_len,
-			         "%s: O_DIRECT read of %zu bytes at offset %llu refused (EINVAL): the "
-			         "file system does not take direct I/O of this alignment (%zu); set "
-			         "direct: false",
-			         sh->name, want, (unsigned long long)start, l->align);
+			snprintf(
+			    err, err_len,
+			    "%s: O_DIRECT read of %zu bytes at offset %llu refused (EINVAL): the "
+			    "file system does not take direct I/O of this alignment (%zu); set "
+			    "direct: false",
+			    sh->name, want, (unsigned long long)start, l->align);
 		else
 			snprintf(err, err_len, "%s: read of %zu bytes at offset %llu: %s", sh->name,
 			         want, (unsigned long long)start, strerror(e));
@@ -393,8 +394,8 @@ static int read_batch(struct strata_shard_loader *l, uint64_t c, uint16_t *tok,
 		int si = shard_of(l, g);
 		const struct shard *sh = &l->shards[si];
 		uint64_t left_in_shard = sh->first_window + sh->windows - g;
-		uint64_t run = (uint64_t)(l->B - j) < left_in_shard ? (uint64_t)(l->B - j)
-		                                                     : left_in_shard;
+		uint64_t run =
+		    (uint64_t)(l->B - j) < left_in_shard ? (uint64_t)(l->B - j) : left_in_shard;
 		uint64_t off = STRATA_SHARD_HEADER_BYTES + 2 * (g - sh->first_window) * wt;
 		uint16_t *dst = tok + (size_t)j * wt;
 		size_t len = (size_t)run * wt * sizeof(uint16_t);
@@ -402,7 +403,7 @@ static int read_batch(struct strata_shard_loader *l, uint64_t c, uint16_t *tok,
 			return -1;
 		tokens_le(dst, (size_t)run * wt);
 		j += (int)run;
-		g = (g + run);
+		g = (g + run) % l->W;
 	}
 	return 0;
 }
@@ -427,7 +428,8 @@ static void *reader_main(void *arg)
 	}
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		while (!l->stop && !l->failed && l->next_claim >= l->released + (uint64_t)l->n_slots)
+		while (!l->stop && !l->failed &&
+		       l->next_claim >= l->released + (uint64_t)l->n_slots)
 			pthread_cond_wait(&l->can_fill, &l->mu);
 		if (l->stop || l->failed)
 			break;
@@ -465,10 +467,11 @@ static int direct_align(int fd, const char *name, size_t *align, char *err, size
 	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
 	    (stx.stx_mask & STATX_DIOALIGN)) {
 		if (stx.stx_dio_offset_align == 0) {
-			snprintf(err, err_len,
-			         "%s: the file system does not support O_DIRECT on this file (statx "
-			         "reports no direct-I/O alignment); set direct: false",
-			         name);
+			snprintf(
+			    err, err_len,
+			    "%s: the file system does not support O_DIRECT on this file (statx "
+			    "reports no direct-I/O alignment); set direct: false",
+			    name);
 			return -1;
 		}
 		a = stx.stx_dio_offset_align > stx.stx_dio_mem_align ? stx.stx_dio_offset_align
@@ -685,10 +688,9 @@ const uint16_t *strata_shards_next(struct strata_shard_loader *l, char *err, siz
 	l->holding = 1;
 	pthread_mutex_unlock(&l->mu);
 	atomic_store_explicit(&l->batches, l->next_deliver, memory_order_relaxed);
-	atomic_store_explicit(&l->epochs,
-	                      (uint64_t)(((unsigned __int128)l->next_deliver * (unsigned)l->B) /
-	                                 l->W),
-	                      memory_order_relaxed);
+	atomic_store_explicit(
+	    &l->epochs, (uint64_t)(((unsigned __int128)l->next_deliver * (unsigned)l->B) / l->W),
+	    memory_order_relaxed);
 	return sl->tok;
 }
 

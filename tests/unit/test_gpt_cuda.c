@@ -7,6 +7,11 @@
  * On a machine without a GPU (or a build without CUDA) every GPU test prints
  * why and is skipped; the comparison helper's own test runs everywhere, so
  * the check that decides pass/fail is known to fail on a wrong gradient.
+ * The same file is also linked against tests/mock_cuda/mock_cuda.c (a host
+ * stand-in of cudart/cuBLAS(Lt), C copies of the kernels) as the ctest
+ * test_gpt_cuda_mock, which runs every test below without a GPU and so
+ * checks the backend's host code (operands, layouts, offsets) in CI; only a
+ * GPU run checks the CUDA kernels and cuBLASLt itself.
  *
  * Tolerances, norm-wise per tensor: ||gpu - cpu||_2 <= tol ||cpu||_2 +
  * 1e-8 sqrt(n).  The GPU rounds to BF16 (8 significant bits: unit roundoff

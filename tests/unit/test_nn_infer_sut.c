@@ -53,13 +53,15 @@ static struct outcome offline(struct strata_gpt *g, int S, int continuous, int n
 			      const char *prompt, const char *output)
 {
 	struct strata_gpt_kv kv;
+	struct strata_infer_backend be;
 	struct strata_infer_sut sut;
 	struct strata_loadgen_sut lsut;
 	struct strata_loadgen_clock clk;
 	char err[256];
 	if (strata_gpt_kv_init(&kv, g, S, 40, err, sizeof(err)) != 0)
 		fail_msg("kv: %s", err);
-	if (strata_infer_sut_init(&sut, &kv, continuous, 9, err, sizeof(err)) != 0)
+	strata_infer_backend_cpu(&be, &kv);
+	if (strata_infer_sut_init(&sut, &be, continuous, 9, err, sizeof(err)) != 0)
 		fail_msg("sut: %s", err);
 	strata_infer_sut_loadgen(&sut, &lsut);
 	strata_loadgen_clock_real(&clk);
@@ -130,27 +132,131 @@ static void test_static_batches(void **state)
 	assert_true(s2.hash == c2.hash);
 }
 
+/* A backend wrapper that tampers with the logits of one slot after each
+ * decode step: "bump" makes token 0 win by far (a real error), "tie" makes
+ * the runner-up win by 1e-6 (batched side) or lose by 1e-6 (batch-1 side):
+ * a near-tie that rounding could break either way. */
+struct tamper {
+	struct strata_infer_backend inner;
+	int slot, mode, steps; /* mode 0 none, 1 bump, 2 tie win, 3 tie lose */
+};
+
+static void top2(const float *l, int V, int *a, int *b)
+{
+	*a = 0;
+	*b = 1;
+	if (l[1] > l[0]) {
+		*a = 1;
+		*b = 0;
+	}
+	for (int i = 2; i < V; i++) {
+		if (l[i] > l[*a]) {
+			*b = *a;
+			*a = i;
+		} else if (l[i] > l[*b]) {
+			*b = i;
+		}
+	}
+}
+
+static int tamper_reset(void *ctx, int slot, char *err, size_t len)
+{
+	struct tamper *t = ctx;
+	return t->inner.reset(t->inner.ctx, slot, err, len);
+}
+
+static int tamper_prefill(void *ctx, int slot, const int *tok, int n, float *logits, char *err,
+			  size_t len)
+{
+	struct tamper *t = ctx;
+	return t->inner.prefill(t->inner.ctx, slot, tok, n, logits, err, len);
+}
+
+static int tamper_decode(void *ctx, const int *slots, const int *tok, int n, float *logits,
+			 char *err, size_t len)
+{
+	struct tamper *t = ctx;
+	int rc = t->inner.decode(t->inner.ctx, slots, tok, n, logits, err, len);
+	if (rc != 0 || ++t->steps != 3)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		if (slots[i] != t->slot)
+			continue;
+		float *l = logits + (size_t)i * (size_t)t->inner.vocab;
+		int a, b;
+		top2(l, t->inner.vocab, &a, &b);
+		if (t->mode == 1)
+			l[0] = l[a] + 10;
+		else if (t->mode == 2)
+			l[b] = l[a] + 1e-6f;
+		else if (t->mode == 3)
+			l[b] = l[a] - 1e-6f;
+	}
+	return 0;
+}
+
+static struct strata_infer_backend tampered(struct tamper *t)
+{
+	struct strata_infer_backend b = t->inner;
+	b.ctx = t;
+	b.reset = tamper_reset;
+	b.prefill = tamper_prefill;
+	b.decode = tamper_decode;
+	return b;
+}
+
 static void test_batch_check_and_refusal(void **state)
 {
 	struct fixture *f = *state;
-	int prompt[12], alone[10], batched[10];
+	int prompt[12];
 	char err[256];
-	double diff = -1;
+	struct strata_gpt_kv one, many;
+	struct strata_infer_backend b1, bS;
+	struct strata_infer_check k;
+	assert_int_equal(strata_gpt_kv_init(&one, &f->g, 1, 22, err, sizeof(err)), 0);
+	assert_int_equal(strata_gpt_kv_init(&many, &f->g, 8, 25, err, sizeof(err)), 0);
+	strata_infer_backend_cpu(&b1, &one);
+	strata_infer_backend_cpu(&bS, &many);
 	strata_infer_prompt(1, -1, 12, f->g.cfg.vocab, prompt);
-	int rc = strata_infer_batch_check(&f->g, 8, prompt, 12, 10, 1, alone, batched, &diff, err,
-					  sizeof(err));
-	printf("batch check: %d mismatches, max |logit diff| %g\n", rc, diff);
+	int rc = strata_infer_batch_check(&b1, &bS, prompt, 12, 10, 1, 1e-4, &k, err, sizeof(err));
+	printf("batch check: %d mismatches, max |logit diff| %g\n", rc, k.max_logit_diff);
 	assert_int_equal(rc, 0);
-	assert_true(diff >= 0 && diff < 1e-3);
+	assert_int_equal(k.compared, 10);
+	assert_int_equal(k.tie_at, -1);
+	assert_true(k.max_logit_diff >= 0 && k.max_logit_diff < 1e-4);
 	for (int j = 0; j < 10; j++)
-		assert_int_equal(alone[j], batched[j]);
+		assert_int_equal(k.alone[j], k.batched[j]);
+
+	/* A real error in the batched path (slot S/2's 3rd decode step): caught,
+	 * from position 3 on. */
+	struct tamper tm = { .inner = bS, .slot = 4, .mode = 1 };
+	struct strata_infer_backend bad = tampered(&tm);
+	rc = strata_infer_batch_check(&b1, &bad, prompt, 12, 10, 1, 1e-4, &k, err, sizeof(err));
+	assert_int_equal(rc, 7);
+	assert_int_equal(k.first_mismatch, 3);
+	/* A near-tie broken the other way: not an error, the comparison stops. */
+	struct tamper t1 = { .inner = b1, .slot = 0, .mode = 3 };
+	struct tamper tS = { .inner = bS, .slot = 4, .mode = 2 };
+	struct strata_infer_backend n1 = tampered(&t1), nS = tampered(&tS);
+	rc = strata_infer_batch_check(&n1, &nS, prompt, 12, 10, 1, 1e-4, &k, err, sizeof(err));
+	assert_int_equal(rc, 0);
+	assert_int_equal(k.tie_at, 3);
+	assert_int_equal(k.compared, 4);
+	/* ... unless the tolerance is tighter than the tie. */
+	t1.steps = tS.steps = 0;
+	rc = strata_infer_batch_check(&n1, &nS, prompt, 12, 10, 1, 1e-9, &k, err, sizeof(err));
+	assert_int_equal(rc, 7);
+	strata_gpt_kv_release(&one);
+	strata_gpt_kv_release(&many);
 
 	/* A request longer than the cache is refused with a message naming it. */
 	struct strata_gpt_kv kv;
+	struct strata_infer_backend be;
 	struct strata_infer_sut sut;
 	struct strata_loadgen_sut lsut;
 	assert_int_equal(strata_gpt_kv_init(&kv, &f->g, 2, 16, err, sizeof(err)), 0);
-	assert_int_equal(strata_infer_sut_init(&sut, &kv, 1, 1, err, sizeof(err)), 0);
+	strata_infer_backend_cpu(&be, &kv);
+	assert_int_equal(strata_infer_sut_init(&sut, &be, 1, 1, err, sizeof(err)), 0);
 	strata_infer_sut_loadgen(&sut, &lsut);
 	struct strata_loadgen_request big = { .id = 7, .prompt_tokens = 12, .output_tokens = 6 };
 	err[0] = '\0';

@@ -7,8 +7,8 @@
  * order 1, (H2 - H1 + (T-1) h) / T at order 2); the sampler's next-token
  * frequencies against the cdf (chi-square with a fixed seed), its context
  * frequencies and the first context of many streams against pi; the true
- * model's mean log-loss on a long sample against h; determinism (same seed, same tokens; the chain independent of
- * the thread count); bad arguments naming the field.  Not a benchmark.
+ * model's mean log-loss on a long sample against h; determinism (same seed, same tokens; the chain
+ * independent of the thread count); bad arguments naming the field.  Not a benchmark.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -416,7 +416,7 @@ static void test_bad_arguments(void **unused)
 	expect_error(1, 1, 1, 0.1, "vocab");
 	expect_error(65537, 1, 1, 0.1, "vocab");
 	expect_error(8, 0, 1, 0.1, "order");
-	expect_error(2048, 3, 1, 0.1, "vocab^order");   /* 2^33 contexts */
+	expect_error(2048, 3, 1, 0.1, "vocab^order");      /* 2^33 contexts */
 	expect_error(20000, 1, 1, 0.1, "vocab^(order+1)"); /* 4e8 cdf entries */
 	expect_error(8, 1, 0, 0.1, "branch");
 	expect_error(8, 1, 9, 0.1, "branch");
@@ -442,15 +442,11 @@ static void test_bad_arguments(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hand_order1),
-		cmocka_unit_test(test_table_order2_brute),
-		cmocka_unit_test(test_seeded_order2_brute),
-		cmocka_unit_test(test_loss_floor_order3),
-		cmocka_unit_test(test_sample_frequencies),
-		cmocka_unit_test(test_sample_logloss),
-		cmocka_unit_test(test_first_context),
-		cmocka_unit_test(test_determinism),
-		cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_hand_order1),         cmocka_unit_test(test_table_order2_brute),
+	    cmocka_unit_test(test_seeded_order2_brute), cmocka_unit_test(test_loss_floor_order3),
+	    cmocka_unit_test(test_sample_frequencies),  cmocka_unit_test(test_sample_logloss),
+	    cmocka_unit_test(test_first_context),       cmocka_unit_test(test_determinism),
+	    cmocka_unit_test(test_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

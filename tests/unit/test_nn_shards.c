@@ -165,7 +165,7 @@ static void test_roundtrip(void **unused)
 	/* An empty shard is legal. */
 	free(write_shard(dfd, "empty.tok", 0, 6));
 	assert_int_equal(
-	        strata_shard_read_all(dfd, "empty.tok", VOCAB, &got, &got_n, err, sizeof(err)), 0);
+	    strata_shard_read_all(dfd, "empty.tok", VOCAB, &got, &got_n, err, sizeof(err)), 0);
 	assert_int_equal(got_n, 0);
 	free(got);
 
@@ -187,12 +187,11 @@ static void test_roundtrip(void **unused)
 	free(got);
 	free(want);
 	/* A vocabulary below the chain's cannot hold its tokens. */
-	assert_int_equal(strata_shard_write(dfd, "v.tok", &s, 10, VOCAB - 1, 1, 0, err, sizeof(err)),
-	                 -1);
+	assert_int_equal(
+	    strata_shard_write(dfd, "v.tok", &s, 10, VOCAB - 1, 1, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "vocab"));
-	assert_int_equal(strata_shard_read_all(dfd, "missing.tok", VOCAB, &got, &got_n, err,
-	                                       sizeof(err)),
-	                 -1);
+	assert_int_equal(
+	    strata_shard_read_all(dfd, "missing.tok", VOCAB, &got, &got_n, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "missing.tok"));
 	close(dfd);
 }
@@ -230,8 +229,13 @@ static void expect_bad(int dfd, const char *name, const char *field)
 	assert_null(t);
 	/* The loader checks the same header (after a good shard). */
 	const char *names[] = {"good.tok", name};
-	struct strata_shard_loader_cfg cfg = {.dirfd = dfd, .names = names, .n_names = 2,
-	                                      .vocab = VOCAB, .B = 2, .T = 8, .threads = 1,
+	struct strata_shard_loader_cfg cfg = {.dirfd = dfd,
+	                                      .names = names,
+	                                      .n_names = 2,
+	                                      .vocab = VOCAB,
+	                                      .B = 2,
+	                                      .T = 8,
+	                                      .threads = 1,
 	                                      .prefetch = 1};
 	struct strata_shard_loader *l = (void *)1;
 	err[0] = '\0';
@@ -269,8 +273,8 @@ static void test_header_corruption(void **unused)
 	uint16_t *t;
 	uint64_t n;
 	char err[256];
-	assert_int_equal(strata_shard_read_all(dfd, "good.tok", VOCAB + 5, &t, &n, err, sizeof(err)),
-	                 -1);
+	assert_int_equal(
+	    strata_shard_read_all(dfd, "good.tok", VOCAB + 5, &t, &n, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "vocab"));
 	close(dfd);
 }
@@ -287,7 +291,8 @@ static uint16_t *shard_data[N_SHARDS];
 static void write_shards(int dfd)
 {
 	for (int i = 0; i < N_SHARDS; i++)
-		shard_data[i] = write_shard(dfd, shard_names[i], shard_tokens[i], 100 + (uint64_t)i);
+		shard_data[i] =
+		    write_shard(dfd, shard_names[i], shard_tokens[i], 100 + (uint64_t)i);
 }
 
 static void free_shards(void)
@@ -326,8 +331,15 @@ static void check_loader(int dfd, int B, int T, int threads, int prefetch, int d
                          uint64_t batches)
 {
 	struct strata_shard_loader_cfg cfg = {
-		.dirfd = dfd, .names = shard_names, .n_names = N_SHARDS, .vocab = VOCAB,
-		.B = B, .T = T, .threads = threads, .prefetch = prefetch, .direct = direct,
+	    .dirfd = dfd,
+	    .names = shard_names,
+	    .n_names = N_SHARDS,
+	    .vocab = VOCAB,
+	    .B = B,
+	    .T = T,
+	    .threads = threads,
+	    .prefetch = prefetch,
+	    .direct = direct,
 	};
 	struct strata_shard_loader *l;
 	char err[256];
@@ -342,10 +354,11 @@ static void check_loader(int dfd, int B, int T, int threads, int prefetch, int d
 		for (int j = 0; j < B; j++) {
 			uint64_t g = (c * (uint64_t)B + (uint64_t)j) % W;
 			if (memcmp(tok + (size_t)j * (T + 1), window(g, T), wbytes) != 0)
-				fail_msg("threads %d prefetch %d direct %d: batch %llu row %d is not "
-				         "window %llu",
-				         threads, prefetch, direct, (unsigned long long)c, j,
-				         (unsigned long long)g);
+				fail_msg(
+				    "threads %d prefetch %d direct %d: batch %llu row %d is not "
+				    "window %llu",
+				    threads, prefetch, direct, (unsigned long long)c, j,
+				    (unsigned long long)g);
 		}
 		uint64_t bytes, got_batches, epochs;
 		strata_shards_counters(l, &bytes, &got_batches, &epochs);
@@ -389,8 +402,15 @@ static void test_loader_direct(void **unused)
 	int dfd = tmp_fd();
 	write_shards(dfd);
 	struct strata_shard_loader_cfg cfg = {
-		.dirfd = dfd, .names = shard_names, .n_names = N_SHARDS, .vocab = VOCAB,
-		.B = 8, .T = 15, .threads = 1, .prefetch = 1, .direct = 1,
+	    .dirfd = dfd,
+	    .names = shard_names,
+	    .n_names = N_SHARDS,
+	    .vocab = VOCAB,
+	    .B = 8,
+	    .T = 15,
+	    .threads = 1,
+	    .prefetch = 1,
+	    .direct = 1,
 	};
 	struct strata_shard_loader *l;
 	char err[512];
@@ -442,8 +462,14 @@ static void test_loader_read_error(void **unused)
 	int dfd = tmp_fd();
 	write_shards(dfd);
 	struct strata_shard_loader_cfg cfg = {
-		.dirfd = dfd, .names = shard_names, .n_names = N_SHARDS, .vocab = VOCAB,
-		.B = 4, .T = 15, .threads = 3, .prefetch = 2,
+	    .dirfd = dfd,
+	    .names = shard_names,
+	    .n_names = N_SHARDS,
+	    .vocab = VOCAB,
+	    .B = 4,
+	    .T = 15,
+	    .threads = 3,
+	    .prefetch = 2,
 	};
 	struct strata_shard_loader *l;
 	char err[256];
@@ -476,8 +502,14 @@ static void test_loader_close(void **unused)
 	write_shards(dfd);
 	arm_alarm(20);
 	struct strata_shard_loader_cfg cfg = {
-		.dirfd = dfd, .names = shard_names, .n_names = N_SHARDS, .vocab = VOCAB,
-		.B = 4, .T = 15, .threads = 3, .prefetch = 2,
+	    .dirfd = dfd,
+	    .names = shard_names,
+	    .n_names = N_SHARDS,
+	    .vocab = VOCAB,
+	    .B = 4,
+	    .T = 15,
+	    .threads = 3,
+	    .prefetch = 2,
 	};
 	struct strata_shard_loader *l;
 	char err[256];
@@ -515,15 +547,21 @@ static void test_loader_bad_cfg(void **unused)
 	int dfd = tmp_fd();
 	write_shards(dfd);
 	struct strata_shard_loader_cfg good = {
-		.dirfd = dfd, .names = shard_names, .n_names = N_SHARDS, .vocab = VOCAB,
-		.B = 4, .T = 15, .threads = 1, .prefetch = 1,
+	    .dirfd = dfd,
+	    .names = shard_names,
+	    .n_names = N_SHARDS,
+	    .vocab = VOCAB,
+	    .B = 4,
+	    .T = 15,
+	    .threads = 1,
+	    .prefetch = 1,
 	};
 	struct {
 		struct strata_shard_loader_cfg cfg;
 		const char *field;
 	} cases[] = {
-		{good, "n_names"}, {good, "vocab"}, {good, "B"}, {good, "T"},
-		{good, "threads"}, {good, "prefetch"}, {good, "T"}, {good, "nope.tok"},
+	    {good, "n_names"}, {good, "vocab"},    {good, "B"}, {good, "T"},
+	    {good, "threads"}, {good, "prefetch"}, {good, "T"}, {good, "nope.tok"},
 	};
 	cases[0].cfg.n_names = 0;
 	cases[1].cfg.vocab = 0;
@@ -550,13 +588,13 @@ static void test_loader_bad_cfg(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip, make_tmp, remove_tmp),
-		cmocka_unit_test_setup_teardown(test_header_corruption, make_tmp, remove_tmp),
-		cmocka_unit_test_setup_teardown(test_loader_order, make_tmp, remove_tmp),
-		cmocka_unit_test_teardown(test_loader_direct, remove_tmp),
-		cmocka_unit_test_setup_teardown(test_loader_read_error, make_tmp, remove_tmp),
-		cmocka_unit_test_setup_teardown(test_loader_close, make_tmp, remove_tmp),
-		cmocka_unit_test_setup_teardown(test_loader_bad_cfg, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(test_roundtrip, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(test_header_corruption, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(test_loader_order, make_tmp, remove_tmp),
+	    cmocka_unit_test_teardown(test_loader_direct, remove_tmp),
+	    cmocka_unit_test_setup_teardown(test_loader_read_error, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(test_loader_close, make_tmp, remove_tmp),
+	    cmocka_unit_test_setup_teardown(test_loader_bad_cfg, make_tmp, remove_tmp),
 	};
 	return cmocka_run_group_tests(tests, setup_chain, release_chain);
 }
