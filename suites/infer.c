@@ -221,7 +221,8 @@ static const struct strata_param_def infer_params[] = {
 	{ .name = "min_queries", .type = STRATA_PT_INT, .def = "100", .min = 1, .max = 1e9,
 	  .help = "run rule: and at least this many requests (LoadGen's min_query_count)" },
 	{ .name = "max_duration_s", .type = STRATA_PT_DOUBLE, .def = "30", .min = 0.01, .max = 1e6,
-	  .help = "nothing is issued after this; what still runs at twice it is abandoned" },
+	  .help = "nothing is issued after this; what still runs at twice it is abandoned (server: "
+		  "at least twice the time the fewest valid requests take at the rate)" },
 	{ .name = "price_node_hour", .type = STRATA_PT_DOUBLE, .def = "0", .min = 0, .max = 1e9,
 	  .help = "price of one node for an hour, for cost_per_1k; 0 = no cost figure" },
 	{ .name = "price_accelerator_hour", .type = STRATA_PT_DOUBLE, .def = "0", .min = 0,
@@ -401,6 +402,11 @@ static int settings_from_params(struct infer_state *s, const struct strata_case 
 	ls->min_duration_s = strata_params_double(p, "min_duration_s");
 	ls->min_queries = strata_params_int(p, "min_queries");
 	ls->max_duration_s = strata_params_double(p, "max_duration_s");
+	if (ls->max_duration_s < ls->min_duration_s) {
+		strata_case_errorf(c, "infer: max_duration_s %g is below min_duration_s %g",
+				   ls->max_duration_s, ls->min_duration_s);
+		return STRATA_ERROR;
+	}
 	ls->percentile = strata_params_double(p, "percentile");
 	ls->confidence = strata_params_double(p, "confidence");
 	if (s->scenario == STRATA_LOADGEN_SERVER) {
@@ -421,6 +427,17 @@ static int settings_from_params(struct infer_state *s, const struct strata_case 
 		return STRATA_ERROR;
 	}
 	return STRATA_OK;
+}
+
+/* A Server run at rate r needs min_valid_queries / r seconds to be valid at
+ * all; a plan's max_duration_s below that would make it invalid whatever its
+ * latencies (and drive the search down for nothing), so it is stretched to
+ * twice that. */
+static void server_duration_for(struct strata_loadgen_settings *ls, double plan_max_s,
+				double rate_qps)
+{
+	double need_s = (double)strata_loadgen_min_valid_queries(ls) / rate_qps;
+	ls->max_duration_s = fmax(plan_max_s, fmax(2 * need_s, 2 * ls->min_duration_s));
 }
 
 /* Every rank agrees on failure: returns STRATA_ERROR everywhere if any rank failed. */
@@ -491,6 +508,7 @@ static int search_rate(struct infer_state *s, const struct strata_case *c, doubl
 		struct strata_loadgen_result r;
 		char err[512] = "";
 		probe.rate_qps = rate;
+		server_duration_for(&probe, s->ls.max_duration_s, rate);
 		MPI_Barrier(c->comm);
 		int rc = strata_loadgen_run(&probe, &s->lsut, &s->clk, &r, err, sizeof(err));
 		if (rc != 0)
@@ -638,6 +656,7 @@ static int infer_setup(const struct strata_case *c, void **state)
 		if (s->ls.rate_qps <= 0 &&
 		    search_rate(s, c, strata_params_double(p, "search_tolerance")) != STRATA_OK)
 			return STRATA_ERROR;
+		server_duration_for(&s->ls, s->ls.max_duration_s, s->ls.rate_qps);
 	}
 	return STRATA_OK;
 }
@@ -686,7 +705,7 @@ static int infer_run_once(void *state, const struct strata_case *c)
 	s->prefills += s->sut.prefills;
 	s->decode_steps += s->sut.decode_steps;
 	s->decode_rows += s->sut.decode_rows;
-	if (s->scenario == STRATA_LOADGEN_OFFLINE) {
+	if (s->scenario == STRATA_LOADGEN_OFFLINE && r.incomplete == 0) {
 		if (!s->hash_set) {
 			s->offline_hash = s->sut.output_hash_sum;
 			s->hash_set = 1;

@@ -30,6 +30,9 @@
 /* Below this many elements an element-wise loop stays on one thread (the
  * fork/join would cost more than the work). */
 #define PAR_MIN_ELEMS 16384L
+/* Below this many multiply-adds a matmul or an attention call stays on one
+ * thread (about 30 us of work, the order of waking a team on a busy host). */
+#define PAR_MIN_MACS (1L << 17)
 /* Rows of the causal blocks of attention: the sgemm of block i computes
  * columns 0..(i+1)*ATT_BLOCK only, skipping most of the masked upper
  * triangle. */
@@ -254,7 +257,7 @@ void strata_nn_matmul_forward(float *out, const float *inp, const float *w, cons
                               int N, int IC, int OC)
 {
 	const int prev = strata_nn_blas_enter();
-#pragma omp parallel
+#pragma omp parallel if ((long)N * IC * OC >= PAR_MIN_MACS)
 	sgemm_slice(omp_get_thread_num(), omp_get_num_threads(), CblasNoTrans, CblasTrans, N, OC,
 		    IC, 1.0f, inp, IC, w, IC, 0.0f, out, OC, bias);
 	strata_nn_blas_leave(prev);
@@ -264,7 +267,7 @@ void strata_nn_matmul_backward(float *dinp, float *dw, float *dbias, const float
                                const float *inp, const float *w, int N, int IC, int OC)
 {
 	const int prev = strata_nn_blas_enter();
-#pragma omp parallel
+#pragma omp parallel if ((long)N * IC * OC >= PAR_MIN_MACS)
 	{
 		const int id = omp_get_thread_num(), nt = omp_get_num_threads();
 		/* dinp (N,IC) += dout (N,OC) W (OC,IC) */
@@ -339,7 +342,7 @@ void strata_nn_attention_forward(float *out, float *att, const float *qkv, int B
 {
 	const int hs = C / NH;
 	const int prev = strata_nn_blas_enter();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)B * T * T * C >= PAR_MIN_MACS)
 	for (int bh = 0; bh < B * NH; bh++) {
 		const int b = bh / NH, h = bh % NH;
 		const float *q = qkv + (long)b * T * 3 * C + (long)h * hs; /* (T, hs), ld 3C */
@@ -397,7 +400,7 @@ void strata_nn_attention_backward_ws(float *dqkv, float *datt, const float *dout
 {
 	const int hs = C / NH;
 	const int prev = strata_nn_blas_enter();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)B * T * T * C >= PAR_MIN_MACS)
 	for (int bh = 0; bh < B * NH; bh++) {
 		const int b = bh / NH, h = bh % NH;
 		const long qoff = (long)b * T * 3 * C + (long)h * hs;

@@ -1076,8 +1076,10 @@ int strata_loadgen_run(const struct strata_loadgen_settings *settings,
 		/* Decide before issuing, so that SingleStream issues nothing more
 		 * once its rules are met. */
 		if (decide(&r, now) || (now > hard_ns && r.completed + r.abandoned < r.n)) {
-			if (now > hard_ns)
+			if (now > hard_ns) { /* whatever stopped the issuing, the cap ended the run */
+				r.stop_set = 0;
 				set_stop(&r, STRATA_LOADGEN_STOP_MAX_DURATION);
+			}
 			abandon_all(&r);
 			break;
 		}
@@ -1118,6 +1120,29 @@ int strata_loadgen_run(const struct strata_loadgen_settings *settings,
 	free(r.rec);
 	strata_loadgen_es_release(&r.es);
 	return rc;
+}
+
+int64_t strata_loadgen_min_valid_queries(const struct strata_loadgen_settings *s)
+{
+	int64_t n = s->min_queries;
+	int bounded = 0;
+	for (int m = 0; m < STRATA_LOADGEN_NMEASURES; m++)
+		bounded |= s->bound_s[m] > 0;
+	double p = s->percentile > 0 ? s->percentile
+				     : (s->scenario == STRATA_LOADGEN_SERVER ? 0.99 : 0.90);
+	double c = s->confidence > 0 ? s->confidence : 0.99;
+	if (bounded || s->scenario == STRATA_LOADGEN_SINGLE_STREAM) {
+		struct strata_loadgen_es es;
+		strata_loadgen_es_init(&es, p, c);
+		/* SingleStream's estimate needs h(1) + 1; a bound h(0). */
+		int64_t h = s->scenario == STRATA_LOADGEN_SINGLE_STREAM
+				    ? strata_loadgen_es_min_passing(&es, 1) + 1
+				    : strata_loadgen_es_min_passing(&es, 0);
+		strata_loadgen_es_release(&es);
+		if (h > n)
+			n = h;
+	}
+	return n;
 }
 
 /* ---- the rate search -------------------------------------------------------------- */

@@ -347,6 +347,13 @@ int strata_loadgen_es_violated(double p, double c, int64_t t, int64_t n);
  * q < h(1) + 1 (too few). */
 double strata_loadgen_es_estimate(struct strata_loadgen_es *es, const double *sorted, int64_t q);
 
+/* The fewest requests a run of these settings can be valid with: the
+ * minimum query count, and what early stopping needs with none over a bound
+ * (h(0); SingleStream's estimate h(1) + 1).  A Server run at rate r needs at
+ * least this / r seconds: a max_duration_s below that makes the run invalid
+ * whatever its latencies. */
+int64_t strata_loadgen_min_valid_queries(const struct strata_loadgen_settings *s);
+
 /* ---- the search for the highest valid Server rate --------------------------------- */
 
 /* Bracket by doubling from start_qps (halving while it fails), then bisect

@@ -304,8 +304,9 @@ static void test_matmul(void **state)
 	(void)state;
 	run_matmul(5, 7, 6, 1);
 	run_matmul(5, 7, 6, 0);
-	run_matmul(150, 9, 20, 1); /* rows split across threads */
-	run_matmul(3, 9, 45, 1);   /* columns split across threads */
+	/* above gpt_layers.c's PAR_MIN_MACS (2^17), so that threads share them */
+	run_matmul(150, 40, 30, 1); /* rows split across threads */
+	run_matmul(3, 200, 300, 1); /* columns split across threads */
 }
 
 /* ---- attention --------------------------------------------------------------------------- */
@@ -400,6 +401,7 @@ static void test_attention_small(void **state)
 static void test_attention_blocks(void **state)
 {
 	(void)state;
+	/* both above PAR_MIN_MACS: (batch, head) pairs shared among threads */
 	run_attention(1, 150, 8, 2, 600); /* three causal row blocks, the last partial */
 	run_attention(3, 64, 12, 3, 300); /* exactly one block, 9 (batch, head) pairs */
 }

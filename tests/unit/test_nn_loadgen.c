@@ -376,6 +376,17 @@ static void test_binomial_and_h(void **unused)
 	double sorted[100];
 	for (int i = 0; i < 100; i++)
 		sorted[i] = i + 1;
+	/* The fewest requests a run can be valid with. */
+	struct strata_loadgen_settings st;
+	strata_loadgen_settings_default(&st);
+	st.min_queries = 100;
+	assert_int_equal(strata_loadgen_min_valid_queries(&st), 100); /* SingleStream p90: h(1) + 1 = 64 */
+	st.min_queries = 10;
+	assert_int_equal(strata_loadgen_min_valid_queries(&st), 64);
+	st.scenario = STRATA_LOADGEN_SERVER;
+	assert_int_equal(strata_loadgen_min_valid_queries(&st), 10); /* no bound */
+	st.bound_s[STRATA_LOADGEN_TTFT] = 0.1;
+	assert_int_equal(strata_loadgen_min_valid_queries(&st), 459); /* p99: h(0) */
 	strata_loadgen_es_init(&es, 0.9, 0.99);
 	NEAR(strata_loadgen_es_estimate(&es, sorted, 63), 0, 0);
 	NEAR(strata_loadgen_es_estimate(&es, sorted, 64), 64, 0);
