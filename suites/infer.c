@@ -222,7 +222,7 @@ static const struct strata_param_def infer_params[] = {
 	  .help = "run rule: and at least this many requests (LoadGen's min_query_count)" },
 	{ .name = "max_duration_s", .type = STRATA_PT_DOUBLE, .def = "30", .min = 0.01, .max = 1e6,
 	  .help = "nothing is issued after this; what still runs at twice it is abandoned (server: "
-		  "at least twice the time the fewest valid requests take at the rate)" },
+		  "the search looks no lower than the rate that fits a valid run into it)" },
 	{ .name = "price_node_hour", .type = STRATA_PT_DOUBLE, .def = "0", .min = 0, .max = 1e9,
 	  .help = "price of one node for an hour, for cost_per_1k; 0 = no cost figure" },
 	{ .name = "price_accelerator_hour", .type = STRATA_PT_DOUBLE, .def = "0", .min = 0,
@@ -429,15 +429,13 @@ static int settings_from_params(struct infer_state *s, const struct strata_case 
 	return STRATA_OK;
 }
 
-/* A Server run at rate r needs min_valid_queries / r seconds to be valid at
- * all; a plan's max_duration_s below that would make it invalid whatever its
- * latencies (and drive the search down for nothing), so it is stretched to
- * twice that. */
-static void server_duration_for(struct strata_loadgen_settings *ls, double plan_max_s,
-				double rate_qps)
+/* The lowest rate a Server run can be shown valid at within max_duration_s:
+ * the fewest valid requests (loadgen.h, strata_loadgen_min_valid_queries:
+ * 459 for a p99 bound) over that time.  The search looks no lower, so no
+ * probe is invalid only for want of time. */
+static double server_min_rate(const struct strata_loadgen_settings *ls)
 {
-	double need_s = (double)strata_loadgen_min_valid_queries(ls) / rate_qps;
-	ls->max_duration_s = fmax(plan_max_s, fmax(2 * need_s, 2 * ls->min_duration_s));
+	return (double)strata_loadgen_min_valid_queries(ls) / ls->max_duration_s;
 }
 
 /* Every rank agrees on failure: returns STRATA_ERROR everywhere if any rank failed. */
@@ -500,15 +498,15 @@ static int calibrate(struct infer_state *s, const struct strata_case *c)
 static int search_rate(struct infer_state *s, const struct strata_case *c, double tol)
 {
 	double t0 = MPI_Wtime();
-	strata_loadgen_search_init(&s->search, 0.5 * s->expected_qps, tol, s->expected_qps / 256,
-				   4 * s->expected_qps, MAX_PROBES);
+	double min_qps = server_min_rate(&s->ls);
+	strata_loadgen_search_init(&s->search, fmax(0.5 * s->expected_qps, min_qps), tol, min_qps,
+				   fmax(4 * s->expected_qps, 2 * min_qps), MAX_PROBES);
 	struct strata_loadgen_settings probe = s->ls;
 	double rate;
 	while (strata_loadgen_search_next(&s->search, &rate)) {
 		struct strata_loadgen_result r;
 		char err[512] = "";
 		probe.rate_qps = rate;
-		server_duration_for(&probe, s->ls.max_duration_s, rate);
 		MPI_Barrier(c->comm);
 		int rc = strata_loadgen_run(&probe, &s->lsut, &s->clk, &r, err, sizeof(err));
 		if (rc != 0)
@@ -656,7 +654,6 @@ static int infer_setup(const struct strata_case *c, void **state)
 		if (s->ls.rate_qps <= 0 &&
 		    search_rate(s, c, strata_params_double(p, "search_tolerance")) != STRATA_OK)
 			return STRATA_ERROR;
-		server_duration_for(&s->ls, s->ls.max_duration_s, s->ls.rate_qps);
 	}
 	return STRATA_OK;
 }
@@ -697,7 +694,12 @@ static int infer_run_once(void *state, const struct strata_case *c)
 	}
 	s->runs++;
 	s->valid_runs += r.valid;
-	s->runs_empty += r.completed == 0;
+	/* A run stopped because a bound was already violated (or the system
+	 * overloaded, or out of time) may end before its first completion;
+	 * any other run that completed nothing did not work. */
+	s->runs_empty += r.completed == 0 && r.stop != STRATA_LOADGEN_STOP_VIOLATED &&
+			 r.stop != STRATA_LOADGEN_STOP_OVERLOADED &&
+			 r.stop != STRATA_LOADGEN_STOP_MAX_DURATION;
 	s->completed += r.completed;
 	s->tokens += r.output_tokens;
 	s->qps_sum += r.queries_per_s;
@@ -1013,14 +1015,16 @@ static void infer_describe(const void *state, const struct strata_case *c, json_
 			}
 			json_object_set_new(
 				srv, "search",
-				json_pack("{s:f,s:f,s:f,s:f,s:s,s:o,s:f,s:s}", "max_valid_rate_qps",
+				json_pack("{s:f,s:f,s:f,s:f,s:f,s:s,s:o,s:f,s:s}", "max_valid_rate_qps",
 					  s->search.lo_qps, "lowest_invalid_rate_qps", s->search.hi_qps,
-					  "start_qps", s->search.start_qps, "tolerance",
+					  "start_qps", s->search.start_qps, "min_qps", s->search.min_qps,
+					  "tolerance",
 					  s->search.tol_rel, "stopped",
 					  s->search.stopped ? s->search.stopped : "", "probes", pr,
 					  "seconds", s->search_s, "method",
 					  "double from half the calibration throughput until a probe is "
-					  "invalid (halve while the first fails), then bisect (LoadGen "
+					  "invalid (halve while the first fails, down to min_qps: the "
+					  "fewest valid requests over max_duration_s), then bisect (LoadGen "
 					  "FindPeakPerformance); a probe is one full Server run at the "
 					  "same rate on every rank, valid only if valid on every rank"));
 		}

@@ -52,6 +52,17 @@
  * every check_every steps and at the end), every token read is inside the
  * corpus vocabulary, every loss is finite, and in time_to_train mode at most
  * one run failed to converge.
+ * Device cuda (suites/train_gpu.h): one GPU per training rank, the same
+ * model in BF16 compute with FP32 master weights (kernels/cuda/gpt_cuda.h),
+ * built from the same CPU-initialised weights on every rank; the gradient
+ * buckets go out as NCCL all-reduces on a communication stream while the
+ * backward goes on (kernels/cuda/train_cuda.h); norm, clipping and AdamW on
+ * the GPU; every step ends with the GPU synchronised, so the runner's
+ * host-clock repetition covers its kernels.  The breakdown gains
+ * host_to_device (the input copy, CUDA events; 0 on the CPU); MFU is against
+ * the gemm suite's best BF16 figure on cuda in this run, else the GPU's
+ * datasheet BF16 dense peak (kernels/gpu/gpu_peak.h); the weight checks and
+ * the checkpoint copy the master weights to the host.
  * What it is not: a model of any framework, tensor or pipeline parallelism,
  * or mixed precision on the CPU (the CUDA backend is BF16).
  */
@@ -79,6 +90,7 @@
 #include "kernels/nn/markov.h"
 #include "kernels/nn/token_shards.h"
 #include "strata_config.h"
+#include "suites/train_gpu.h"
 
 /* GPT-3's AdamW settings (Brown et al. 2020, appendix B): beta1 0.9, beta2
  * 0.95, eps 1e-8, cosine decay of the learning rate to 10% of its peak. */
@@ -92,9 +104,10 @@
 #define AR_ALONE_TRIALS 5
 
 enum { MODE_THROUGHPUT, MODE_TTT };
-enum { PH_DATA, PH_FWD, PH_BWD, PH_AR, PH_OPT, PH_STEP, PH_N };
-static const char *const phase_names[PH_N] = { "data_wait", "forward", "backward",
-					       "allreduce_exposed", "optimizer", "step" };
+enum { PH_DATA, PH_H2D, PH_FWD, PH_BWD, PH_AR, PH_OPT, PH_STEP, PH_N };
+static const char *const phase_names[PH_N] = { "data_wait", "host_to_device", "forward",
+					       "backward", "allreduce_exposed", "optimizer",
+					       "step" };
 
 struct run_result {
 	uint64_t seed;
@@ -172,11 +185,15 @@ struct train_state {
 	int threads;           /* as planned (0: defaults) */
 	int omp_before, blas_before; /* restored in teardown */
 	int threads_used;      /* omp_get_max_threads() during the case */
+	int cuda;              /* device cuda (every rank of the run knows) */
+	struct strata_train_gpu *gpu; /* device cuda, training ranks: train_gpu.h */
+	double gpu_peak_bytes_max; /* rank 0 after verify: device memory in use, max over ranks */
 };
 
 static const struct strata_param_def train_params[] = {
 	{ .name = "device", .type = STRATA_PT_ENUM, .def = "cpu", .choices = "cpu|cuda",
-	  .help = "cpu: FP32, OpenBLAS + OpenMP, MPI all-reduce; cuda: BF16 (skipped without a GPU)" },
+	  .help = "cpu: FP32, OpenBLAS + OpenMP, MPI all-reduce; cuda: BF16 compute, FP32 master "
+		  "weights, NCCL all-reduce, one GPU per rank (skipped without one)" },
 	{ .name = "mode", .type = STRATA_PT_ENUM, .def = "throughput",
 	  .choices = "throughput|time_to_train",
 	  .help = "throughput: a repetition is one optimizer step; time_to_train: a repetition is "
@@ -253,7 +270,8 @@ static const struct strata_param_def train_params[] = {
 	{ .name = "checkpoint", .type = STRATA_PT_STRING, .def = "\"\"",
 	  .help = "write the final weights here (rank 0; the infer suite can load them)" },
 	{ .name = "peak_gflops", .type = STRATA_PT_DOUBLE, .def = "0", .min = 0, .max = 1e12,
-	  .help = "per-rank peak for MFU; 0 = the gemm suite's FP32 figure in this run, else derived" },
+	  .help = "per-rank peak for MFU; 0 = the gemm suite's figure in this run (cpu: FP32 with "
+		  "the same threads; cuda: BF16), else derived (cpu) or the datasheet (cuda)" },
 };
 
 static double now_s(void)
@@ -391,6 +409,11 @@ static void find_peak(struct train_state *s, const struct strata_case *c, double
 			 plan_peak);
 		return;
 	}
+	if (s->gpu) {
+		strata_train_gpu_find_peak(s->gpu, c, &s->peak_gflops, s->peak_source,
+					   sizeof(s->peak_source));
+		return;
+	}
 	double best = 0;
 	const char *key = NULL;
 	size_t i;
@@ -441,6 +464,17 @@ static void time_allreduce_alone(struct train_state *s)
 	if (s->nranks < 2)
 		return;
 	double t[AR_ALONE_TRIALS];
+	if (s->gpu) {
+		char err[256];
+		for (int i = 0; i < AR_ALONE_TRIALS; i++)
+			if (strata_train_gpu_allreduce_all(s->gpu, &t[i], err, sizeof(err)) != 0)
+				t[i] = 0;
+		MPI_Allreduce(MPI_IN_PLACE, t, AR_ALONE_TRIALS, MPI_DOUBLE, MPI_MAX, s->comm);
+		struct strata_stats st;
+		if (strata_stats_compute(t, AR_ALONE_TRIALS, &st) == 0)
+			s->ar_alone_s = st.median;
+		return;
+	}
 	struct strata_grad_buckets b;
 	if (strata_grad_buckets_init(&b, s->comm, s->g.grads, s->g.n_params, s->bucket_bytes, 0))
 		return;
@@ -466,9 +500,20 @@ static int init_model(struct train_state *s, uint64_t seed, char *err, size_t er
 	if (s->have_g)
 		strata_gpt_release(&s->g);
 	s->have_g = s->have_opt = s->have_gb = 0;
-	if (strata_gpt_init(&s->g, &s->cfg, s->B, s->T, seed, err, err_len) != 0)
+	/* On cuda the CPU model holds the initial weights (the same seed gives
+	 * the same on every rank) and the host copy the weight checks and the
+	 * checkpoint read: no activations. */
+	if (strata_gpt_init(&s->g, &s->cfg, s->gpu ? 1 : s->B, s->gpu ? 1 : s->T, seed, err,
+			    err_len) != 0)
 		return -1;
 	s->have_g = 1;
+	if (s->gpu) {
+		if (strata_train_gpu_model(s->gpu, &s->g, s->B, s->T, ADAM_BETA1, ADAM_BETA2, ADAM_EPS,
+					   (float)s->weight_decay, err, err_len) != 0)
+			return -1;
+		s->step = 0;
+		return 0;
+	}
 	if (strata_adamw_init(&s->opt, &s->g, ADAM_BETA1, ADAM_BETA2, ADAM_EPS,
 			      (float)s->weight_decay) != 0) {
 		snprintf(err, err_len, "out of memory for the optimizer state");
@@ -499,15 +544,7 @@ static int train_setup(const struct strata_case *c, void **state)
 	}
 	*state = s;
 	s->comm = MPI_COMM_NULL;
-	if (!strcmp(strata_params_str(p, "device"), "cuda")) {
-		/* The BF16 CUDA backend (kernels/cuda/gpt_cuda.h) is not wired into
-		 * this suite yet: say so rather than train on the CPU. */
-		strata_case_errorf(c, "device cuda: %s",
-				   STRATA_HAVE_CUDA ? "the CUDA training path is not wired into the "
-						      "train suite yet: skipped"
-						    : "no CUDA device: skipped (built without CUDA)");
-		return STRATA_SKIP;
-	}
+	s->cuda = !strcmp(strata_params_str(p, "device"), "cuda");
 	int want = (int)strata_params_int(p, "ranks");
 	if (want > c->nranks) {
 		strata_case_errorf(c, "ranks: %d asked, the run has %d", want, c->nranks);
@@ -529,6 +566,12 @@ static int train_setup(const struct strata_case *c, void **state)
 		return STRATA_OK;
 	MPI_Comm_rank(s->comm, &s->rank);
 	MPI_Comm_size(s->comm, &s->nranks);
+	if (s->cuda) { /* the GPU first: without one, skip before writing any data */
+		int rc = strata_train_gpu_open(c, s->comm, (size_t)strata_params_int(p, "bucket"),
+					       (int)strata_params_int(p, "overlap"), &s->gpu);
+		if (rc != STRATA_OK)
+			return rc;
+	}
 
 	s->mode = !strcmp(strata_params_str(p, "mode"), "time_to_train") ? MODE_TTT : MODE_THROUGHPUT;
 	s->seed = (uint64_t)strata_params_int(p, "seed");
@@ -583,6 +626,11 @@ static int train_setup(const struct strata_case *c, void **state)
 			strata_case_errorf(c, "another rank's parameters were refused");
 		return STRATA_ERROR;
 	}
+	if (s->gpu) {
+		int rc = strata_train_gpu_check_memory(s->gpu, c, &s->cfg, s->B, s->T);
+		if (rc != STRATA_OK)
+			return rc;
+	}
 	if (strata_storage_ws_open(&s->ws, s->comm, s->rank, s->nranks, c->local_rank,
 				   c->local_size, strata_params_str(p, "dir"), err, sizeof(err)) != 0) {
 		strata_case_errorf(c, "dir: %s", err);
@@ -623,6 +671,14 @@ static int train_setup(const struct strata_case *c, void **state)
 /* Collective over the training ranks: do they hold the same weights? */
 static void check_weights(struct train_state *s)
 {
+	char err[256];
+	if (s->gpu && strata_train_gpu_get_params(s->gpu, s->g.params, err, sizeof(err)) != 0) {
+		/* Still take part in the comparison below (it is collective). */
+		if (s->mismatches++ == 0)
+			snprintf(s->first_bad, sizeof(s->first_bad),
+				 "weights could not be copied from the GPU after step %lld: %.160s",
+				 (long long)s->steps_total, err);
+	}
 	uint64_t sum = strata_gpt_params_checksum(&s->g);
 	uint64_t mm[2] = { sum, ~sum };
 	MPI_Allreduce(MPI_IN_PLACE, mm, 2, MPI_UINT64_T, MPI_MAX, s->comm);
@@ -657,6 +713,62 @@ static void clip_gradients(struct train_state *s)
 	}
 }
 
+/* Test only (STRATA_TEST_TRAIN_DESYNC): nudge one weight of this rank. */
+static void nudge_weight(struct train_state *s)
+{
+	char err[256];
+	if (!s->gpu) {
+		s->g.params[0] += 1e-3f;
+	} else if (strata_train_gpu_get_params(s->gpu, s->g.params, err, sizeof(err)) == 0) {
+		s->g.params[0] += 1e-3f;
+		strata_train_gpu_set_params(s->gpu, s->g.params, err, sizeof(err));
+	}
+}
+
+/* What follows every optimizer step, on either device. */
+static void step_done(struct train_state *s, float loss)
+{
+	s->step++;
+	s->steps_total++;
+	if (s->desync_fault && s->nranks > 1 && s->rank == s->nranks - 1 && s->steps_total == 2)
+		nudge_weight(s);
+	if (!isfinite(loss) && s->nonfinite++ == 0 && !s->first_bad[0])
+		snprintf(s->first_bad, sizeof(s->first_bad), "loss is %g at step %lld", (double)loss,
+			 (long long)s->steps_total);
+	if (isnan(s->first_loss))
+		s->first_loss = loss;
+	s->last_loss = loss;
+	if (s->steps_total % s->check_every == 0)
+		check_weights(s);
+}
+
+/* The GPU's part of a step (train_gpu.h), after the batch was read. */
+static int gpu_step(struct train_state *s, double ph[PH_N], double t0, double t1, char *err,
+		    size_t err_len)
+{
+	struct strata_train_gpu_phases gp;
+	float loss;
+	char why[512];
+	double lr = strata_lr_at(s->step, s->warmup_steps, s->max_steps, s->lr,
+				 s->lr * MIN_LR_FRACTION);
+	if (strata_train_gpu_step(s->gpu, s->inputs, s->targets, s->B, s->T, (float)lr,
+				  s->grad_clip, &loss, &gp, why, sizeof(why)) != 0) {
+		snprintf(err, err_len, "GPU step %lld: %.440s", (long long)s->steps_total + 1, why);
+		return -1;
+	}
+	double t5 = now_s();
+	s->buckets_per_step = strata_train_gpu_buckets(s->gpu);
+	step_done(s, loss);
+	ph[PH_DATA] = t1 - t0;
+	ph[PH_H2D] = gp.h2d_s;
+	ph[PH_FWD] = gp.forward_s;
+	ph[PH_BWD] = gp.backward_s;
+	ph[PH_AR] = gp.allreduce_exposed_s;
+	ph[PH_OPT] = gp.optimizer_s;
+	ph[PH_STEP] = t5 - t0;
+	return 0;
+}
+
 /* One optimizer step; ph receives the phase times.  0, or -1 (reason in err). */
 static int train_step(struct train_state *s, double ph[PH_N], char *err, size_t err_len)
 {
@@ -681,6 +793,8 @@ static int train_step(struct train_state *s, double ph[PH_N], char *err, size_t 
 		}
 	}
 	double t1 = now_s();
+	if (s->gpu)
+		return gpu_step(s, ph, t0, t1, err, err_len);
 	float loss = strata_gpt_forward(&s->g, s->inputs, s->targets, B, T);
 	double t2 = now_s();
 	strata_gpt_zero_grad(&s->g);
@@ -700,19 +814,9 @@ static int train_step(struct train_state *s, double ph[PH_N], char *err, size_t 
 	strata_adamw_step(&s->opt, s->g.params, s->g.grads, (float)lr);
 	double t5 = now_s();
 	s->buckets_per_step = s->gb.nbuckets;
-	s->step++;
-	s->steps_total++;
-	if (s->desync_fault && s->nranks > 1 && s->rank == s->nranks - 1 && s->steps_total == 2)
-		s->g.params[0] += 1e-3f;
-	if (!isfinite(loss) && s->nonfinite++ == 0 && !s->first_bad[0])
-		snprintf(s->first_bad, sizeof(s->first_bad), "loss is %g at step %lld", (double)loss,
-			 (long long)s->steps_total);
-	if (isnan(s->first_loss))
-		s->first_loss = loss;
-	s->last_loss = loss;
-	if (s->steps_total % s->check_every == 0)
-		check_weights(s);
+	step_done(s, loss);
 	ph[PH_DATA] = t1 - t0;
+	ph[PH_H2D] = 0;
 	ph[PH_FWD] = t2 - t1;
 	ph[PH_BWD] = t3 - t2;
 	ph[PH_AR] = s->nranks > 1 ? exposed : 0;
@@ -736,6 +840,20 @@ static int log_step(struct train_state *s, const double ph[PH_N])
 	return 0;
 }
 
+/* The mean loss of the first b sequences of inputs/targets, without a
+ * backward; a GPU failure is a non-finite loss with its reason. */
+static float batch_loss(struct train_state *s, int b)
+{
+	if (!s->gpu)
+		return strata_gpt_forward(&s->g, s->inputs, s->targets, b, s->T);
+	float l = NAN;
+	char err[256];
+	if (strata_train_gpu_loss(s->gpu, s->inputs, s->targets, b, s->T, &l, err, sizeof(err)) != 0 &&
+	    s->nonfinite++ == 0 && !s->first_bad[0])
+		snprintf(s->first_bad, sizeof(s->first_bad), "validation forward on the GPU: %.200s", err);
+	return l;
+}
+
 /* Mean validation loss over the held-out shard, the sequences split over
  * the training ranks (collective). */
 static double evaluate(struct train_state *s)
@@ -751,7 +869,7 @@ static double evaluate(struct train_state *s)
 			s->targets[b * T + t] = row[t + 1] < s->corpus_vocab ? row[t + 1] : 0;
 		}
 		if (++b == s->B || q + (uint64_t)s->nranks >= nseq) {
-			float l = strata_gpt_forward(&s->g, s->inputs, s->targets, b, T);
+			float l = batch_loss(s, b);
 			acc[0] += (double)l * b * T;
 			acc[1] += (double)b * T;
 			b = 0;
@@ -872,7 +990,7 @@ static int train_to_target(struct train_state *s, const struct strata_case *c)
 	return r->converged ? STRATA_OK : STRATA_DISCARD;
 }
 
-static int train_run_once(void *state, const struct strata_case *c)
+static int run_steps(void *state, const struct strata_case *c)
 {
 	struct train_state *s = state;
 	if (!s->active)
@@ -904,6 +1022,19 @@ static int train_run_once(void *state, const struct strata_case *c)
 	return STRATA_OK;
 }
 
+static int train_run_once(void *state, const struct strata_case *c)
+{
+	struct train_state *s = state;
+	if (!s->gpu)
+		return run_steps(s, c);
+	/* GPU telemetry: the energy of the timed phase and its steps. */
+	int64_t before = s->steps_total;
+	strata_train_gpu_before_run(s->gpu, c);
+	int rc = run_steps(s, c);
+	strata_train_gpu_after_run(s->gpu, c, (int)(s->steps_total - before));
+	return rc;
+}
+
 /* ---- verify, figures, record ------------------------------------------------------- */
 
 static int64_t train_verify(void *state, const struct strata_case *c)
@@ -914,6 +1045,8 @@ static int64_t train_verify(void *state, const struct strata_case *c)
 	 * maximum over ranks (sum for bytes) to rank 0, over every rank of the
 	 * run (waiting ranks send zeros). */
 	double mine[PH_N + 2] = { 0 };
+	if (s->gpu)
+		strata_train_gpu_stop(s->gpu); /* the end of the measured part */
 	if (s->active) {
 		check_weights(s);
 		wrong += s->mismatches + s->bad_tokens + s->nonfinite;
@@ -974,6 +1107,12 @@ static int64_t train_verify(void *state, const struct strata_case *c)
 		memcpy(s->med, red, PH_N * sizeof(double));
 		s->rss_max_mib = red[PH_N];
 		s->bytes_read_all = bytes_all;
+	}
+	if (s->cuda) { /* every rank of the run: waiting ones send 0 */
+		double model_bytes = 0, gpu_peak = 0;
+		if (s->gpu)
+			strata_train_gpu_memory(s->gpu, &model_bytes, &gpu_peak);
+		MPI_Reduce(&gpu_peak, &s->gpu_peak_bytes_max, 1, MPI_DOUBLE, MPI_MAX, 0, c->comm);
 	}
 	return wrong;
 }
@@ -1103,7 +1242,7 @@ static void train_describe(const void *state, const struct strata_case *c, json_
 			  "train_flops_per_token", s->flops_per_token, "flops_formula",
 			  "6N + 12 L C T per token, N without wpe (PaLM, Chowdhery et al. 2022, "
 			  "appendix B)",
-			  "precision", "fp32"));
+			  "precision", s->gpu ? "bf16 compute, fp32 master weights" : "fp32"));
 	json_object_set_new(details, "batch",
 			    json_pack("{s:i,s:i,s:i,s:I,s:i}", "micro_batch", s->B, "seq", s->T,
 				      "ranks", s->nranks, "global_batch", (json_int_t)s->B * s->nranks,
@@ -1140,8 +1279,11 @@ static void train_describe(const void *state, const struct strata_case *c, json_
 	double hidden = s->ar_alone_s - s->med[PH_AR];
 	json_object_set_new(
 		details, "allreduce",
-		json_pack("{s:s,s:I,s:b,s:I,s:f,s:f,s:f,s:s}", "backend", "MPI_Iallreduce (FP32, sum, "
-								      "then / ranks)",
+		json_pack("{s:s,s:I,s:b,s:I,s:f,s:f,s:f,s:s}", "backend",
+			  s->gpu ? "NCCL ncclAllReduce (FP32, sum, in place, on a communication "
+				   "stream after an event on the model's stream; / ranks in AdamW's "
+				   "grad_scale)"
+				 : "MPI_Iallreduce (FP32, sum, then / ranks)",
 			  "bucket_bytes", (json_int_t)s->bucket_bytes, "overlap", s->overlap,
 			  "buckets_per_step", (json_int_t)s->buckets_per_step, "alone_s",
 			  s->ar_alone_s, "exposed_median_s", s->med[PH_AR], "hidden_s",
@@ -1153,6 +1295,12 @@ static void train_describe(const void *state, const struct strata_case *c, json_
 				      s->peak_source));
 	json_object_set_new(details, "memory", json_pack("{s:f}", "peak_rss_mib_max_rank",
 							 s->rss_max_mib));
+	if (s->gpu) {
+		json_object_set_new(json_object_get(details, "memory"), "gpu_used_peak_bytes_max_rank",
+				    json_real(s->gpu_peak_bytes_max));
+		strata_train_gpu_describe(s->gpu, details,
+					  s->flops_per_token * (double)s->B * (double)s->T / 1e9);
+	}
 	json_object_set_new(details, "train_loss",
 			    json_pack("{s:f,s:f,s:I}", "first", (double)s->first_loss, "last",
 				      (double)s->last_loss, "steps", (json_int_t)s->steps_total));
@@ -1214,6 +1362,7 @@ static void train_teardown(void *state)
 	free(s->log);
 	if (s->have_ws)
 		strata_storage_ws_close(&s->ws);
+	strata_train_gpu_close(s->gpu); /* NCCL's communicator before the MPI one */
 	if (s->comm != MPI_COMM_NULL)
 		MPI_Comm_free(&s->comm);
 	json_decref(s->events);

@@ -122,6 +122,11 @@ void strata_nccl_comm_destroy(struct strata_nccl_comm *c)
 	free(c);
 }
 
+void *strata_nccl_comm_handle(struct strata_nccl_comm *c)
+{
+	return c ? (void *)c->comm : NULL;
+}
+
 static ncclDataType_t nccl_type(enum strata_nccl_dtype t)
 {
 	switch (t) {

@@ -70,6 +70,9 @@ int strata_nccl_comm_init(struct strata_nccl_comm **out,
 			  const unsigned char id[STRATA_NCCL_UNIQUE_ID_BYTES], int nranks, int rank,
 			  char *err, size_t err_len);
 void strata_nccl_comm_destroy(struct strata_nccl_comm *c);
+/* The ncclComm_t inside c, as a void * (for kernels/cuda code that makes its
+ * own NCCL calls: train_cuda.c). */
+void *strata_nccl_comm_handle(struct strata_nccl_comm *c);
 
 struct strata_nccl_config {
 	enum strata_nccl_kind kind;

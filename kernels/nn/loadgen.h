@@ -29,13 +29,16 @@
  *     length, and re-runs with more queries when it fails (rules appendix,
  *     steps 1-4: "run for an additional n - q queries").  Here the same test
  *     is applied as the run goes: once the minimum duration and query count
- *     are met, issuing stops as soon as the queries processed pass it; the
- *     requests still in flight are drained and the verdict is taken again on
- *     all of them, as results.cc does at the end of a run.  Added: a run also stops,
- *     invalid, as soon as the count of requests already known to be over the
- *     bound proves at the same confidence that the percentile is violated
- *     (a one-sided binomial test); LoadGen has only server_max_async_queries
- *     for that.  This makes the probes of a rate search above capacity cheap.
+ *     are met, issuing stops as soon as the queries processed pass it (the
+ *     same point LoadGen's look-again procedure reaches); the requests still
+ *     in flight are drained and the verdict is taken again on all of them,
+ *     as results.cc does at the end of a run.  Added: a run also stops,
+ *     invalid, as soon as the count of requests already known to be over a
+ *     bound proves the percentile violated (a one-sided binomial test at
+ *     looks after 16, 32, 64, ... requests, the error split over the looks
+ *     so the whole run's false "violated" rate stays <= 1 - c); LoadGen has
+ *     only server_max_async_queries for that.  This makes the probes of a
+ *     rate search above capacity cheap.
  *   - The SUT is stepped by the driver's thread (one unit of work per call)
  *     instead of receiving queries on LoadGen's issue thread: a batched LLM
  *     server is a loop of such steps, and the virtual clock of the tests

@@ -173,7 +173,10 @@ int strata_cuda_device_count(int *count, char *why, size_t why_len)
 {
 	(void)why;
 	(void)why_len;
-	*count = 1;
+	/* MOCK_CUDA_DEVICES: how many each process sees (mock_train.c's test runs
+	 * two ranks on one host, one "GPU" each); default 1. */
+	const char *env = getenv("MOCK_CUDA_DEVICES");
+	*count = env && atoi(env) > 0 ? atoi(env) : 1;
 	return 0;
 }
 int strata_cuda_device_use(int index, struct strata_cuda_device *out, char *err, size_t err_len)
@@ -183,6 +186,11 @@ int strata_cuda_device_use(int index, struct strata_cuda_device *out, char *err,
 	memset(out, 0, sizeof(*out));
 	out->index = index;
 	snprintf(out->name, sizeof(out->name), "mock");
+	size_t free_b = 0, total_b = 0;
+	cudaMemGetInfo(&free_b, &total_b);
+	out->mem_total_bytes = (long long)total_b;
+	out->mem_free_bytes = (long long)free_b;
+	out->host_numa_id = -1;
 	return 0;
 }
 
