@@ -37,6 +37,7 @@ struct strata_train_gpu {
 	size_t last_buckets;
 	double last_norm;        /* of the mean gradient, last step (NAN: not computed) */
 	double model_bytes_estimate;
+	double norm_device, norm_host; /* the norm kernel's check at creation */
 #if STRATA_HAVE_CUDA
 	struct strata_gpt_cuda *model;
 	struct strata_train_cuda *tc;
@@ -211,6 +212,31 @@ int strata_train_gpu_check_memory(struct strata_train_gpu *g, const struct strat
 
 /* ---- the model ---------------------------------------------------------------- */
 
+#if STRATA_HAVE_CUDA
+/* The gradient-norm kernel against the host, once, on the initial weights
+ * (the CPU reference of train_cuda_kernels.cu): both add in double, in
+ * different orders, so they agree to about 1e-15 relative. */
+static int check_norm(struct strata_train_gpu *g, const struct strata_gpt *init, char *err,
+		      size_t err_len)
+{
+	double sum = 0;
+	for (size_t i = 0; i < init->n_params; i++)
+		sum += (double)init->params[i] * (double)init->params[i];
+	g->norm_host = sqrt(sum);
+	if (strata_train_cuda_l2norm(g->tc, strata_gpt_cuda_params_device(g->model), g->n_params,
+				     &g->norm_device, err, err_len) != 0)
+		return -1;
+	if (!(fabs(g->norm_device - g->norm_host) <= 1e-9 * g->norm_host)) {
+		snprintf(err, err_len,
+			 "%s:%d: the gradient-norm kernel gives %.17g for the initial weights' L2 "
+			 "norm, the host %.17g",
+			 __FILE__, __LINE__, g->norm_device, g->norm_host);
+		return -1;
+	}
+	return 0;
+}
+#endif
+
 int strata_train_gpu_model(struct strata_train_gpu *g, const struct strata_gpt *init, int B,
 			   int T, float beta1, float beta2, float eps, float weight_decay,
 			   char *err, size_t err_len)
@@ -235,7 +261,8 @@ int strata_train_gpu_model(struct strata_train_gpu *g, const struct strata_gpt *
 		comm = g->nccl;
 #endif
 		if (strata_train_cuda_create(&g->tc, strata_gpt_cuda_stream(g->model), comm,
-					     g->bucket_bytes, err, err_len) != 0)
+					     g->bucket_bytes, err, err_len) != 0 ||
+		    check_norm(g, init, err, err_len) != 0)
 			return -1;
 	} else if (strata_gpt_cuda_set_params(g->model, init->params, err, err_len) != 0) {
 		return -1;
@@ -522,6 +549,12 @@ void strata_train_gpu_describe(const struct strata_train_gpu *g, json_t *details
 			    json_pack("{s:i,s:f,s:i,s:i}", "version", g->nccl_version,
 				      "communicator_init_s", g->comm_init_s, "ranks", g->nranks,
 				      "training_ranks_on_rank0_host", g->local_ranks));
-	if (!isnan(g->last_norm))
-		json_object_set_new(details, "last_grad_norm", json_real(g->last_norm));
+	json_object_set_new(details, "grad_norm",
+			    json_pack("{s:o,s:f,s:f,s:s}", "last_step",
+				      isnan(g->last_norm) ? json_null() : json_real(g->last_norm),
+				      "check_device", g->norm_device, "check_host", g->norm_host,
+				      "how",
+				      "last_step: L2 norm of the mean gradient before clipping (rank "
+				      "0); check: the norm kernel and the host on the initial weights, "
+				      "at creation (they must agree within 1e-9 relative)"));
 }

@@ -71,6 +71,9 @@ for r in recs:
     assert d["mfu_peak"]["source"].startswith("plan"), d["mfu_peak"]
     assert d["train_loss"]["last"] < d["train_loss"]["first"], d["train_loss"]
     assert d["allreduce"]["buckets_per_step"] >= 2, d["allreduce"]
+    gn = d["grad_norm"]
+    assert gn["last_step"] > 0 and gn["check_host"] > 0, gn
+    assert abs(gn["check_device"] - gn["check_host"]) <= 1e-9 * gn["check_host"], gn
 one, two = recs
 assert one["details"]["batch"]["ranks"] == 1 and two["details"]["batch"]["ranks"] == 2
 assert two["details"]["allreduce"]["alone_s"] >= 0
