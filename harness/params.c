@@ -209,7 +209,13 @@ void strata_value_format(const struct strata_param_def *def, const struct strata
 		snprintf(buf, len, "%lld", (long long)v->i);
 		return;
 	case STRATA_PT_DOUBLE:
-		snprintf(buf, len, "%.17g", v->d);
+		/* The shortest decimal that reads back as the same double: 0.9,
+		 * not 0.90000000000000002 (labels and keys stay exact). */
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(buf, len, "%.*g", prec, v->d);
+			if (strtod(buf, NULL) == v->d)
+				break;
+		}
 		return;
 	case STRATA_PT_BOOL:
 		snprintf(buf, len, "%s", v->i ? "true" : "false");

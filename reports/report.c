@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "reports/limits.h"
+#include "reports/report_e2e.h"
 #include "reports/report_charts.h"
 
 #define str strata_json_str
@@ -417,6 +418,7 @@ void strata_report_build(const struct strata_run *run, const struct strata_peaks
 			continue;
 		seen[ns++] = s;
 		suite_table(run->records, s, d);
+		strata_report_e2e_section(run->records, s, d);
 		strata_report_suite_charts(run->records, s, d);
 	}
 

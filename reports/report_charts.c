@@ -10,7 +10,8 @@
  *     figure is a latency or a time (lower is better);
  *   - heat maps of any details "*_matrix" (p2p rank pairs and hosts, NUMA
  *     bandwidth matrices);
- *   - stacked bars of a details "breakdown_s" object (step-time breakdowns).
+ *   - stacked bars of a details "breakdown_s" (or train's "step_breakdown_s")
+ *     object (step-time breakdowns).
  */
 #include "reports/report_charts.h"
 
@@ -490,14 +491,19 @@ static void matrix_charts(const char *suite, const json_t **r, size_t n, struct 
 	}
 }
 
-/* Stacked bars of details.breakdown_s (phase -> seconds), one bar per case. */
+/* Stacked bars of details.breakdown_s (phase -> seconds), one bar per case;
+ * the train suite's details.step_breakdown_s too.  Only numbers are parts:
+ * "step" and "total" are the whole and "how" a note, so they are left out. */
 static void breakdown_chart(const char *suite, const json_t **r, size_t n, struct strata_doc *d)
 {
 	struct strata_chart *c = NULL;
 	const char *names[MAX_PARAMS];
 	size_t nn = varying(r, n, names);
 	for (size_t i = 0; i < n && i < MAX_BOX_CASES; i++) {
-		const json_t *b = json_object_get(json_object_get(r[i], "details"), "breakdown_s");
+		const json_t *det = json_object_get(r[i], "details");
+		const json_t *b = json_object_get(det, "breakdown_s");
+		if (!b)
+			b = json_object_get(det, "step_breakdown_s");
 		if (!json_is_object(b))
 			continue;
 		if (!c) {
@@ -511,9 +517,12 @@ static void breakdown_chart(const char *suite, const json_t **r, size_t n, struc
 		size_t ci = strata_chart_category(c, cat);
 		const char *phase;
 		json_t *v;
-		json_object_foreach((json_t *)b, phase, v)
+		json_object_foreach((json_t *)b, phase, v) {
+			if (!json_is_number(v) || !strcmp(phase, "step") || !strcmp(phase, "total"))
+				continue;
 			strata_chart_point(c, strata_chart_series(c, phase), (double)ci,
 			                   json_number_value(v));
+		}
 	}
 	if (c)
 		strata_doc_chart(d, c);

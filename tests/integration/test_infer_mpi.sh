@@ -63,6 +63,40 @@ took=$(( $(date +%s) - start ))
 echo "infer plan: ${took} s"
 [ "$took" -lt 60 ] || die "the small inference plan took ${took} s (want < 60)"
 $CHECK "$WORK/run" --require-suites train infer >/dev/null
+# The report's LoadGen summary: a row per infer case, in record order, with
+# the scenario, the verdict over the timed runs and the headline the record
+# holds (a run at the edge may be INVALID on a noisy machine: the report
+# must say so, not hide it).
+expect_exit 0 "$STRATA" report "$WORK/run"
+/usr/bin/python3 - "$WORK/run" <<'PY'
+import json, sys
+d = sys.argv[1]
+lines = open(d + "/summary.md").read().splitlines()
+i = next(i for i, l in enumerate(lines) if l.startswith("| case | scenario | batching | result |"))
+rows = []
+for l in lines[i + 2:]:
+    if not l.startswith("|"):
+        break
+    rows.append([c.strip() for c in l.strip("|").split("|")])
+recs = [json.loads(l) for l in open(d + "/results.jsonl")]
+recs = [r for r in recs if r.get("suite") == "infer"]
+assert len(rows) == len(recs) == 4, (rows, len(recs))
+for row, r in zip(rows, recs):
+    det = r["details"]
+    assert row[1] == det["serving"]["scenario"] and row[2] == det["serving"]["batching"], row
+    runs = det["runs"]
+    ok = runs["valid"] == runs["timed"] and r["status"] == "passed"
+    want = "%s (%d of %d runs)" % ("VALID" if ok else "INVALID", runs["valid"], runs["timed"])
+    assert row[3] == want, (row, runs)
+    m = r["metrics"]
+    if row[1] == "server":
+        assert row[4] == "max valid rate %.4g queries/s" % m["max_valid_rate"]["median"], row
+    elif row[1] == "offline":
+        assert row[4] == "%.4g samples/s" % m["samples_per_s"]["median"], row
+    else:
+        assert row[4] == "p90 latency %.4g ms" % m["e2e_p90"]["median"], row
+print("report LoadGen summary ok")
+PY
 /usr/bin/python3 - "$WORK/run/results.jsonl" "$CKPT" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]

@@ -131,6 +131,41 @@ assert gb == 16, gb
 print("time to train ok: runs %s s, score %.2f s" % (["%.2f" % x for x in secs], s["score_s"]))
 PY
 
+# The report's time-to-train table quotes the record's MLPerf score and
+# every run; its breakdown table quotes the throughput case's step.
+expect_exit 0 "$STRATA" report "$WORK/ttt"
+expect_exit 0 "$STRATA" report "$WORK/tp"
+/usr/bin/python3 - "$WORK/ttt" "$WORK/tp" <<'PY'
+import json, sys
+def rows(d, first_col_head):
+    lines = open(d + "/summary.md").read().splitlines()
+    i = next(i for i, l in enumerate(lines) if l.startswith("| " + first_col_head + " |"))
+    out = []
+    for l in lines[i + 2:]:
+        if not l.startswith("|"):
+            break
+        out.append([c.strip() for c in l.strip("|").split("|")])
+    return out
+rec = [json.loads(l) for l in open(sys.argv[1] + "/results.jsonl")]
+rec = [r for r in rec if r.get("type") == "case"][0]
+s = rec["details"]["time_to_train"]["mlperf_score"]
+r = rows(sys.argv[1], "case")
+assert len(r) == 1 and r[0][3] == "3" and r[0][4] == "3", r
+assert r[0][5] == "%.4g" % s["score_s"], (r, s)
+assert len(r[0][6].split(",")) == 3, r
+recs = [json.loads(l) for l in open(sys.argv[2] + "/results.jsonl")]
+recs = [x for x in recs if x.get("suite") == "train"]
+r = rows(sys.argv[2], "case")
+assert len(r) == len(recs), (r, len(recs))
+for row, x in zip(r, recs):
+    br = x["details"]["step_breakdown_s"]
+    assert row[5] == "%.3g" % (br["step"] * 1e3), (row, br)
+    names = ["data_wait", "host_to_device", "forward", "backward", "allreduce_exposed", "optimizer"]
+    for cell, k in zip(row[6:12], names):
+        assert cell.startswith("%.1f%%" % (100 * br[k] / br["step"])), (row, k, br)
+print("report tables ok")
+PY
+
 # 3. A target below the loss floor: no run converges; the case fails.
 sed -e 's/target_margin: 0.05/target_margin: 0/' -e 's/max_steps: 1500/max_steps: 40/' \
     "$WORK/ttt.yaml" >"$WORK/ttt-fail.yaml"

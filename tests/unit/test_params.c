@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -55,6 +56,17 @@ static void test_values(void **unused)
 	assert_int_equal(strata_value_parse(&b, "yes", &v, err, sizeof(err)), 0);
 	strata_value_format(&b, &v, buf, sizeof(buf));
 	assert_string_equal(buf, "true");
+	/* Doubles: the shortest text that reads back exactly. */
+	struct strata_param_def d = { .name = "p", .type = STRATA_PT_DOUBLE, .min = 1, .max = 0 };
+	const double cases[] = { 0.9, 0.1 + 0.2, 1e-300, 2.5e9, 1.0 / 3.0 };
+	const char *want[] = { "0.9", "0.30000000000000004", "1e-300", "2.5e+09",
+			       "0.3333333333333333" };
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		v.d = cases[k];
+		strata_value_format(&d, &v, buf, sizeof(buf));
+		assert_string_equal(buf, want[k]);
+		assert_true(strtod(buf, NULL) == cases[k]);
+	}
 }
 
 int main(void)
