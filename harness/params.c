@@ -209,12 +209,18 @@ void strata_value_format(const struct strata_param_def *def, const struct strata
 		snprintf(buf, len, "%lld", (long long)v->i);
 		return;
 	case STRATA_PT_DOUBLE:
-		/* The shortest decimal that reads back as the same double: 0.9,
-		 * not 0.90000000000000002 (labels and keys stay exact). */
+		/* The fewest digits that read back as the same double (0.9, not
+		 * 0.90000000000000002; labels and keys stay exact), without an
+		 * exponent between 1e-4 and 1e15 (1000, not 1e+03). */
 		for (int prec = 1; prec <= 17; prec++) {
 			snprintf(buf, len, "%.*g", prec, v->d);
-			if (strtod(buf, NULL) == v->d)
+			if (strtod(buf, NULL) == v->d) {
+				double a = fabs(v->d);
+				int digits = a >= 1 && a < 1e15 ? (int)floor(log10(a)) + 1 : 0;
+				if (digits > prec)
+					snprintf(buf, len, "%.*g", digits, v->d);
 				break;
+			}
 		}
 		return;
 	case STRATA_PT_BOOL:

@@ -58,8 +58,8 @@ static void test_values(void **unused)
 	assert_string_equal(buf, "true");
 	/* Doubles: the shortest text that reads back exactly. */
 	struct strata_param_def d = { .name = "p", .type = STRATA_PT_DOUBLE, .min = 1, .max = 0 };
-	const double cases[] = { 0.9, 0.1 + 0.2, 1e-300, 2.5e9, 1.0 / 3.0 };
-	const char *want[] = { "0.9", "0.30000000000000004", "1e-300", "2.5e+09",
+	const double cases[] = { 0.9, 0.1 + 0.2, 1e-300, 2.5e9, 1000, 1e20, 1.0 / 3.0 };
+	const char *want[] = { "0.9", "0.30000000000000004", "1e-300", "2500000000", "1000", "1e+20",
 			       "0.3333333333333333" };
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		v.d = cases[k];
