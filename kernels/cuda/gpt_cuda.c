@@ -17,7 +17,9 @@
  * cuBLASLt assumes 256-byte aligned pointers unless told otherwise
  * (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES, default 256), so every call
  * states the real alignment of its pointers (parameter tensors sit at
- * arbitrary offsets of the flat array); the heuristic's first algorithm is
+ * arbitrary offsets of the flat array); no preference covers the bias, so a
+ * bias that is not 16-byte aligned is added by a kernel after the product
+ * instead of by the epilogue; the heuristic's first algorithm is
  * taken (as llm.c does) and remembered per model for the same product.
  *
  * What it is not: tuned.  The attention forms the whole T x T score matrix
@@ -129,6 +131,19 @@ static int lt_matmul(struct strata_gpt_cuda *g, int transa, int transb, int m, i
 
 	if (m <= 0 || n <= 0 || k <= 0)
 		return 0;
+	if (bias && alignment_of(bias) < 16) {
+		/* The preferences state A, B, C and D's alignment but not the
+		 * bias's, so the heuristic may pick an epilogue that loads the
+		 * bias 16 bytes at a time and faults ("misaligned address", which
+		 * ends the context; PyTorch's gemm_and_bias and llm.c require a
+		 * 16-byte aligned bias for the same reason): the plain product,
+		 * then the bias by a kernel, as when no algorithm is found. */
+		if (lt_matmul(g, transa, transb, m, n, k, A, lda, B, ldb, D, ldd, dtype, NULL, beta,
+			      err, err_len) != 0)
+			return -1;
+		STRATA_GPTK_CHECK(strata_gptk_add_bias(D, bias, n, m, ldd, g->stream));
+		return 0;
+	}
 	memset(&heur, 0, sizeof(heur));
 	memset(&algo, 0, sizeof(algo));
 	memset(&key, 0, sizeof(key)); /* field by field: no padding bytes left unset */

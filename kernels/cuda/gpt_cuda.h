@@ -12,7 +12,8 @@
  *   - forward with the loss, backward with gpt.h's grads-ready order (final
  *     layernorm, layers L-1..0, then the embeddings), AdamW on the device.
  * Linear layers go through cuBLASLt (BF16 A/B, FP32 accumulation; the bias
- * added by the BIAS epilogue in the forward; weight gradients accumulated in
+ * added by the BIAS epilogue in the forward, by a kernel where the bias is not
+ * 16-byte aligned; weight gradients accumulated in
  * FP32 with beta = 1); the attention's Q K^T and att V, and their backward,
  * through cublasGemmStridedBatchedEx (one batch per (sequence, head)); the
  * rest is CUDA kernels in gpt_cuda_kernels.cu.  The inference side (KV cache,

@@ -64,10 +64,20 @@ int strata_gpt_cuda_kv_create(struct strata_gpt_cuda *g, int slots, int max_len,
 			 g->cfg.max_seq);
 		return -1;
 	}
-	/* kv_attention keeps one row of scores in shared memory */
-	if ((size_t)max_len * sizeof(float) > 48 * 1024) {
-		snprintf(err, err_len, "%s:%d: max_len %d needs more than 48 KiB of shared memory "
-			 "per attention block", __FILE__, __LINE__, max_len);
+	/* kv_attention keeps one row of scores in dynamic shared memory, which
+	 * with its static shared memory may not exceed 48 KiB without an opt-in:
+	 * the kernel's own limit, asked of the runtime, or every launch fails */
+	int max_scores = 0;
+	const cudaError_t fe = (cudaError_t)strata_gptk_kv_attention_max_len(&max_scores);
+	if (fe != cudaSuccess) {
+		snprintf(err, err_len, "%s:%d: cudaFuncGetAttributes(kv_attention): %s: %s", __FILE__,
+			 __LINE__, cudaGetErrorName(fe), cudaGetErrorString(fe));
+		return -1;
+	}
+	if (max_len > max_scores) {
+		snprintf(err, err_len, "%s:%d: max_len %d needs more shared memory per attention "
+			 "block than the %d floats the kernel may use", __FILE__, __LINE__, max_len,
+			 max_scores);
 		return -1;
 	}
 	struct strata_gpt_cuda_kv *kv = calloc(1, sizeof(*kv));

@@ -741,4 +741,12 @@ int strata_gptk_kv_attention(strata_bf16 *out, const strata_bf16 *qkv, const str
 	return launched();
 }
 
+int strata_gptk_kv_attention_max_len(int *max_len)
+{
+	cudaFuncAttributes a;
+	const cudaError_t e = cudaFuncGetAttributes(&a, kv_attention_kernel);
+	*max_len = e == cudaSuccess ? a.maxDynamicSharedSizeBytes / static_cast<int>(sizeof(float)) : 0;
+	return static_cast<int>(e);
+}
+
 } // extern "C"

@@ -101,6 +101,11 @@ int strata_gptk_kv_store(strata_bf16 *kcache, strata_bf16 *vcache, const strata_
 int strata_gptk_kv_attention(strata_bf16 *out, const strata_bf16 *qkv, const strata_bf16 *kcache,
 			     const strata_bf16 *vcache, const int *slot, const int *pos, int n,
 			     int C, int NH, int max_len, void *stream);
+/* *max_len = the largest max_len kv_attention launches with on the current
+ * device: its scores take max_len floats of dynamic shared memory, at most
+ * the kernel's cudaFuncAttributes::maxDynamicSharedSizeBytes (without an
+ * opt-in, 48 KiB less its static shared memory) */
+int strata_gptk_kv_attention_max_len(int *max_len);
 
 #ifdef __cplusplus
 }

@@ -11,7 +11,9 @@
  * filled with NaN bytes (so ASan catches a product that reads past a buffer
  * and a read of unset memory shows up as NaN); cuBLASLt descriptors are
  * recorded and every product checks that its layouts chain (op(A) m x k,
- * op(B) k x n, D m x n, leading dimensions >= rows); BF16 is rounded to
+ * op(B) k x n, D m x n, leading dimensions >= rows) and that a bias epilogue's
+ * bias is 16-byte aligned; the KV attention launch fails beyond the
+ * kernel's shared memory limit, as on a GPU without an opt-in; BF16 is rounded to
  * nearest even as the GPU rounds it, so the errors against the FP32 CPU
  * model are those of the real backend up to summation order.  With
  * MOCK_NO_BIAS_EPILOGUE set the heuristic refuses every bias epilogue (the
@@ -387,6 +389,10 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t op, const
 	if (m->epi == CUBLASLT_EPILOGUE_BIAS) {
 		if (!m->bias || m->bias_type != CUDA_R_16BF || d->t != CUDA_R_16BF)
 			die("bias epilogue setup");
+		/* No preference states the bias's alignment, and an epilogue may
+		 * load it 16 bytes at a time: a GPU can fault on anything less. */
+		if ((uintptr_t)m->bias % 16 != 0)
+			die("bias epilogue with a bias that is not 16-byte aligned");
 		n_bias_epilogues++;
 	} else if (m->epi != 0) {
 		die("epilogue");
@@ -727,11 +733,23 @@ int strata_gptk_kv_store(bf *kc, bf *vc, const bf *qkv, const int *slot, const i
 	}
 	return 0;
 }
+/* kv_attention_kernel's cudaFuncAttributes::maxDynamicSharedSizeBytes
+ * without an opt-in: 48 KiB less its static shared memory, 144 bytes for
+ * buf[33] as ptxas -v reports it for sm_80 and sm_90 (132 rounded up) */
+#define KV_ATTENTION_MAX_DYNAMIC_SHMEM (48 * 1024 - 144)
+int strata_gptk_kv_attention_max_len(int *max_len)
+{
+	*max_len = KV_ATTENTION_MAX_DYNAMIC_SHMEM / (int)sizeof(float);
+	return 0;
+}
 int strata_gptk_kv_attention(bf *out, const bf *qkv, const bf *kc, const bf *vc, const int *slot,
 			     const int *pos, int n, int C, int NH, int max_len, void *s)
 {
 	(void)s;
 	const int hs = C / NH;
+	/* the launch fails beyond the kernel's dynamic shared memory limit */
+	if ((size_t)max_len * sizeof(float) > KV_ATTENTION_MAX_DYNAMIC_SHMEM)
+		return cudaErrorInvalidValue;
 	float *sc = malloc((size_t)max_len * sizeof(float));
 	for (int r = 0; r < n; r++) {
 		for (int h = 0; h < NH; h++) {

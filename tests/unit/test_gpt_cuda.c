@@ -342,7 +342,7 @@ static void test_tiny_matches_cpu(void **unused)
 }
 
 /* Odd shapes: V = 50 (logits padded to 64, 4-byte aligned rows of wte), C
- * = 48 and 3 heads of 16 (parameter tensors at offsets that are not 16-byte
+ * = 48 and 3 heads of 16 (parameter tensors at offsets that are not 256-byte
  * multiples in BF16), T = 17 (not a multiple of a warp), T < Tmax. */
 static void test_odd_shapes_match_cpu(void **unused)
 {
@@ -350,6 +350,18 @@ static void test_odd_shapes_match_cpu(void **unused)
 	const struct strata_gpt_config cfg = { .vocab = 50, .max_seq = 24, .layers = 2, .heads = 3,
 					       .d_model = 48 };
 	run_compare(&cfg, 3, 17, "odd V50 C48 NH3 B3 T17");
+}
+
+/* C = 20 (5 heads of 4): tensors at offsets that are 8 but not 16 bytes
+ * apart in BF16, so some biases (attprojb of layer 0; qkvb, fcb, fcprojb of
+ * layer 1) are not 16-byte aligned and must not go to the bias epilogue,
+ * whose alignment no cuBLASLt preference states (the mock refuses them). */
+static void test_unaligned_bias_matches_cpu(void **unused)
+{
+	(void)unused;
+	const struct strata_gpt_config cfg = { .vocab = 50, .max_seq = 24, .layers = 2, .heads = 5,
+					       .d_model = 20 };
+	run_compare(&cfg, 2, 9, "unaligned bias V50 C20 NH5 B2 T9");
 }
 
 /* A smaller micro-batch than the buffers were made for, and gradient
@@ -550,6 +562,34 @@ static void test_kv_cache_matches_forward(void **unused)
 	pair_release(&p);
 }
 
+/* The KV attention's scores live in dynamic shared memory beside some
+ * static shared memory, 48 KiB in all without an opt-in: max_len 12288
+ * (exactly 48 KiB of scores) is refused at create rather than failing every
+ * launch; 12000 (1152 bytes to spare) is accepted and launches. */
+static void test_kv_shared_memory_limit(void **unused)
+{
+	(void)unused;
+	const struct strata_gpt_config cfg = { .vocab = 16, .max_seq = 12288, .layers = 1,
+					       .heads = 2, .d_model = 8 };
+	struct pair p;
+	struct strata_gpt_cuda_kv *kv = NULL;
+	const int toks[2] = { 3, 5 };
+	float logits[2 * 16];
+	need_gpu();
+	pair_init(&p, &cfg, 1, 1, 9, 1.0f);
+	assert_int_equal(strata_gpt_cuda_kv_create(p.gpu, 1, 12288, &kv, p.err, sizeof(p.err)), -1);
+	assert_null(kv);
+	assert_non_null(strstr(p.err, "shared memory"));
+	if (strata_gpt_cuda_kv_create(p.gpu, 1, 12000, &kv, p.err, sizeof(p.err)) != 0)
+		fail_msg("kv: %s", p.err);
+	if (strata_gpt_cuda_kv_prefill(kv, 0, toks, 2, logits, p.err, sizeof(p.err)) != 0)
+		fail_msg("prefill at max_len 12000: %s", p.err);
+	for (int i = 0; i < cfg.vocab; i++)
+		assert_true(isfinite(logits[i]));
+	strata_gpt_cuda_kv_destroy(kv);
+	pair_release(&p);
+}
+
 /* Bad arguments come back as -1 with a message, and the accessors answer. */
 static void test_checks_and_accessors(void **unused)
 {
@@ -614,6 +654,8 @@ static void skip_no_cuda(void **unused)
 }
 #define test_tiny_matches_cpu skip_no_cuda
 #define test_odd_shapes_match_cpu skip_no_cuda
+#define test_unaligned_bias_matches_cpu skip_no_cuda
+#define test_kv_shared_memory_limit skip_no_cuda
 #define test_accumulation_and_smaller_batch skip_no_cuda
 #define test_adamw_matches_cpu skip_no_cuda
 #define test_training_steps_agree skip_no_cuda
@@ -628,10 +670,12 @@ int main(void)
 		cmocka_unit_test(test_compare_catches_wrong_values),
 		cmocka_unit_test(test_tiny_matches_cpu),
 		cmocka_unit_test(test_odd_shapes_match_cpu),
+		cmocka_unit_test(test_unaligned_bias_matches_cpu),
 		cmocka_unit_test(test_accumulation_and_smaller_batch),
 		cmocka_unit_test(test_adamw_matches_cpu),
 		cmocka_unit_test(test_training_steps_agree),
 		cmocka_unit_test(test_kv_cache_matches_forward),
+		cmocka_unit_test(test_kv_shared_memory_limit),
 		cmocka_unit_test(test_checks_and_accessors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
