@@ -34,4 +34,10 @@ double strata_quantile_sorted(const double *sorted, size_t n, double q);
 /* Two-sided 97.5% quantile of Student's t with df degrees of freedom. */
 double strata_t975(size_t df);
 
+/* Regularized incomplete beta function I_x(a, b), a, b > 0, 0 <= x <= 1, by
+ * its continued fraction (DLMF 8.17.22), with I_x(a,b) = 1 - I_{1-x}(b,a)
+ * where that converges faster.  Student's t and the binomial tail are made
+ * from it (reports/stats_tests.c, kernels/nn/loadgen_stats.c). */
+double strata_beta_reg(double x, double a, double b);
+
 #endif

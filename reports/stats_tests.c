@@ -134,61 +134,11 @@ double strata_normal_quantile(double p)
 	return 0.5 * (lo + hi);
 }
 
-/* Continued fraction of the incomplete beta function, by the modified Lentz
- * method (Press et al., Numerical Recipes, 3rd ed., 2007, sec. 6.4). */
-static double betacf(double a, double b, double x)
-{
-	const double tiny = 1e-300, eps = 1e-15;
-	double qab = a + b, qap = a + 1, qam = a - 1, c = 1, d = 1 - qab * x / qap;
-	if (fabs(d) < tiny)
-		d = tiny;
-	d = 1 / d;
-	double h = d;
-	for (int m = 1; m <= 10000; m++) {
-		int m2 = 2 * m;
-		double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-		d = 1 + aa * d;
-		if (fabs(d) < tiny)
-			d = tiny;
-		c = 1 + aa / c;
-		if (fabs(c) < tiny)
-			c = tiny;
-		d = 1 / d;
-		h *= d * c;
-		aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-		d = 1 + aa * d;
-		if (fabs(d) < tiny)
-			d = tiny;
-		c = 1 + aa / c;
-		if (fabs(c) < tiny)
-			c = tiny;
-		d = 1 / d;
-		double del = d * c;
-		h *= del;
-		if (fabs(del - 1) < eps)
-			break;
-	}
-	return h;
-}
-
-/* Regularised incomplete beta I_x(a, b). */
-static double ibeta(double a, double b, double x)
-{
-	if (x <= 0)
-		return 0;
-	if (x >= 1)
-		return 1;
-	double lbt = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
-	if (x < (a + 1) / (a + b + 2))
-		return exp(lbt) * betacf(a, b, x) / a;
-	return 1 - exp(lbt) * betacf(b, a, 1 - x) / b;
-}
-
 double strata_t_cdf(double t, double df)
 {
 	if (isinf(df))
 		return strata_normal_cdf(t);
-	double tail = 0.5 * ibeta(df / 2, 0.5, df / (df + t * t));
+	double tail = 0.5 * strata_beta_reg(df / (df + t * t), df / 2, 0.5);
 	return t >= 0 ? 1 - tail : tail;
 }
 

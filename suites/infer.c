@@ -70,6 +70,7 @@
 #include <omp.h>
 
 #include "harness/suite.h"
+#include "suites/gpt_shape.h"
 #include "suites/infer_internal.h"
 
 /* The SUT's cache is at least this long, so the output check always fits. */
@@ -81,36 +82,7 @@ static const struct strata_param_def infer_params[] = {
      .def = "cpu",
      .choices = "cpu|cuda",
      .help = "cpu: FP32, OpenBLAS + OpenMP; cuda: BF16 on the rank's GPU (skipped without one)"},
-    {.name = "model",
-     .type = STRATA_PT_ENUM,
-     .def = "tiny",
-     .choices = "tiny|gpt2-small",
-     .help = "model preset (kernels/nn/gpt.h), random weights from seed; layers/d_model/heads/"
-             "vocab override it"},
-    {.name = "layers",
-     .type = STRATA_PT_INT,
-     .def = "0",
-     .min = 0,
-     .max = 256,
-     .help = "transformer blocks; 0 = the preset's"},
-    {.name = "d_model",
-     .type = STRATA_PT_INT,
-     .def = "0",
-     .min = 0,
-     .max = 65536,
-     .help = "model width C; 0 = the preset's"},
-    {.name = "heads",
-     .type = STRATA_PT_INT,
-     .def = "0",
-     .min = 0,
-     .max = 1024,
-     .help = "attention heads (divide d_model); 0 = the preset's"},
-    {.name = "vocab",
-     .type = STRATA_PT_INT,
-     .def = "0",
-     .min = 0,
-     .max = 1 << 20,
-     .help = "vocabulary; 0 = the preset's"},
+    STRATA_GPT_SHAPE_PARAMS,
     {.name = "checkpoint",
      .type = STRATA_PT_STRING,
      .def = "\"\"",

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "suites/gpt_shape.h"
 #include "suites/infer_internal.h"
 #if STRATA_HAVE_CUDA
 #include "kernels/cuda/cuda_device.h"
@@ -144,20 +145,10 @@ int strata_infer_suite_build_model(struct infer_state *s, const struct strata_ca
 		}
 		snprintf(s->source, sizeof(s->source), "checkpoint %s", ckpt);
 	} else {
-		if (strata_gpt_preset(strata_params_str(p, "model"), &cfg) != 0) {
-			strata_case_errorf(c, "infer: unknown model %s",
-			                   strata_params_str(p, "model"));
+		if (strata_gpt_shape_from_params(p, &cfg, err, sizeof(err)) != 0) {
+			strata_case_errorf(c, "infer: %s", err);
 			return STRATA_ERROR;
 		}
-		int64_t v;
-		if ((v = strata_params_int(p, "layers")) > 0)
-			cfg.layers = (int)v;
-		if ((v = strata_params_int(p, "d_model")) > 0)
-			cfg.d_model = (int)v;
-		if ((v = strata_params_int(p, "heads")) > 0)
-			cfg.heads = (int)v;
-		if ((v = strata_params_int(p, "vocab")) > 0)
-			cfg.vocab = (int)v;
 		if (need_len > cfg.max_seq)
 			cfg.max_seq = need_len;
 		snprintf(s->source, sizeof(s->source), "preset %s, random weights (seed %llu)",

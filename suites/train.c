@@ -93,6 +93,7 @@
 #include "kernels/nn/token_shards.h"
 #include "strata_config.h"
 #include "suites/train_gpu.h"
+#include "suites/gpt_shape.h"
 #include "suites/train_internal.h"
 
 static const struct strata_param_def train_params[] = {
@@ -108,35 +109,7 @@ static const struct strata_param_def train_params[] = {
      .choices = "throughput|time_to_train",
      .help = "throughput: a repetition is one optimizer step; time_to_train: a repetition is "
              "a whole training run to the target loss (MLPerf style)"},
-    {.name = "model",
-     .type = STRATA_PT_ENUM,
-     .def = "tiny",
-     .choices = "tiny|gpt2-small",
-     .help = "model preset (kernels/nn/gpt.h); layers/d_model/heads/vocab/seq override it"},
-    {.name = "layers",
-     .type = STRATA_PT_INT,
-     .def = "0",
-     .min = 0,
-     .max = 256,
-     .help = "transformer blocks; 0 = the preset's"},
-    {.name = "d_model",
-     .type = STRATA_PT_INT,
-     .def = "0",
-     .min = 0,
-     .max = 65536,
-     .help = "model width C; 0 = the preset's"},
-    {.name = "heads",
-     .type = STRATA_PT_INT,
-     .def = "0",
-     .min = 0,
-     .max = 1024,
-     .help = "attention heads (divide d_model); 0 = the preset's"},
-    {.name = "vocab",
-     .type = STRATA_PT_INT,
-     .def = "0",
-     .min = 0,
-     .max = 1 << 20,
-     .help = "model vocabulary; 0 = the preset's (must be >= corpus_vocab)"},
+    STRATA_GPT_SHAPE_PARAMS,
     {.name = "seq",
      .type = STRATA_PT_INT,
      .def = "0",
@@ -321,19 +294,11 @@ static int build_config(struct train_state *s, const struct strata_params *p,
                         const struct strata_case *c)
 {
 	s->preset = strata_params_str(p, "model");
-	if (strata_gpt_preset(s->preset, &s->cfg) != 0) {
-		strata_case_errorf(c, "model: unknown preset '%s'", s->preset);
+	char why[256];
+	if (strata_gpt_shape_from_params(p, &s->cfg, why, sizeof(why)) != 0) {
+		strata_case_errorf(c, "%s", why);
 		return -1;
 	}
-	int64_t v;
-	if ((v = strata_params_int(p, "layers")) > 0)
-		s->cfg.layers = (int)v;
-	if ((v = strata_params_int(p, "d_model")) > 0)
-		s->cfg.d_model = (int)v;
-	if ((v = strata_params_int(p, "heads")) > 0)
-		s->cfg.heads = (int)v;
-	if ((v = strata_params_int(p, "vocab")) > 0)
-		s->cfg.vocab = (int)v;
 	s->T = (int)strata_params_int(p, "seq");
 	if (s->T == 0)
 		s->T = s->cfg.max_seq;
@@ -346,7 +311,6 @@ static int build_config(struct train_state *s, const struct strata_params *p,
 		                   s->corpus_vocab, s->cfg.vocab);
 		return -1;
 	}
-	char why[256];
 	if (strata_gpt_config_check(&s->cfg, why, sizeof(why)) != 0) {
 		strata_case_errorf(c, "model: %s", why);
 		return -1;

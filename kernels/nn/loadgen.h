@@ -322,10 +322,7 @@ int strata_loadgen_run(const struct strata_loadgen_settings *s, const struct str
 
 /* ---- early stopping (rules appendix "Early Stopping Criterion") --------------- */
 
-/* Regularized incomplete beta function I_x(a, b), a, b > 0, 0 <= x <= 1, by
- * its continued fraction (DLMF 8.17.22), with I_x(a,b) = 1 - I_{1-x}(b,a)
- * where that converges faster. */
-double strata_loadgen_beta_reg(double x, double a, double b);
+/* (The regularized incomplete beta function these use: harness/stats.h.) */
 /* P(X <= k) for X ~ Binomial(n, q): I_{1-q}(n - k, k + 1). */
 double strata_loadgen_binom_cdf(int64_t k, int64_t n, double q);
 

@@ -57,64 +57,13 @@ double strata_loadgen_percentile_loadgen(const double *sorted, size_t n, double 
 
 /* ---- early stopping ---------------------------------------------------------------- */
 
-/* The continued fraction of DLMF 8.17.22,
- *   I_x(a,b) = x^a (1-x)^b / (a B(a,b)) * 1 / (1 + d1 / (1 + d2 / (1 + ...)))
- *   d_2m   =  m (b - m) x / ((a + 2m - 1)(a + 2m))
- *   d_2m+1 = -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1)),
- * evaluated with the modified Lentz algorithm (Thompson & Barnett, J. Comput.
- * Phys. 64, 1986): f = b0 + a1/(b1 + a2/(b2 + ...)) with b0 = 0, a1 = 1 and
- * a_{j+1} = d_j, every b_j = 1. */
-static double beta_cf(double x, double a, double b)
-{
-	const double tiny = 1e-300, eps = 1e-15;
-	double f = tiny, C = f, D = 0;
-	for (int j = 1; j < 100000; j++) {
-		double aj;
-		if (j == 1) {
-			aj = 1;
-		} else {
-			int k = j - 1; /* d_k */
-			double m = (double)(k / 2);
-			if (k % 2 == 0)
-				aj = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
-			else
-				aj = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
-		}
-		D = 1 + aj * D;
-		if (fabs(D) < tiny)
-			D = tiny;
-		C = 1 + aj / C;
-		if (fabs(C) < tiny)
-			C = tiny;
-		D = 1 / D;
-		double delta = C * D;
-		f *= delta;
-		if (fabs(delta - 1) < eps)
-			break;
-	}
-	return f;
-}
-
-double strata_loadgen_beta_reg(double x, double a, double b)
-{
-	if (x <= 0)
-		return 0;
-	if (x >= 1)
-		return 1;
-	if (x > (a + 1) / (a + b + 2))
-		return 1 - strata_loadgen_beta_reg(1 - x, b, a);
-	double lbeta = lgamma(a) + lgamma(b) - lgamma(a + b);
-	double front = exp(a * log(x) + b * log1p(-x) - lbeta) / a;
-	return front * beta_cf(x, a, b);
-}
-
 double strata_loadgen_binom_cdf(int64_t k, int64_t n, double q)
 {
 	if (k < 0)
 		return 0;
 	if (k >= n)
 		return 1;
-	return strata_loadgen_beta_reg(1 - q, (double)(n - k), (double)(k + 1));
+	return strata_beta_reg(1 - q, (double)(n - k), (double)(k + 1));
 }
 
 void strata_loadgen_es_init(struct strata_loadgen_es *es, double p, double c)
@@ -134,7 +83,7 @@ void strata_loadgen_es_release(struct strata_loadgen_es *es)
  * most 1 - c (early_stopping.cc, odds() and find_min_passing()). */
 static int es_passes(const struct strata_loadgen_es *es, int64_t h, int64_t t)
 {
-	return strata_loadgen_beta_reg(es->p, (double)h, (double)(t + 1)) <= 1 - es->c;
+	return strata_beta_reg(es->p, (double)h, (double)(t + 1)) <= 1 - es->c;
 }
 
 int64_t strata_loadgen_es_min_passing(struct strata_loadgen_es *es, int64_t t)
@@ -189,7 +138,7 @@ int strata_loadgen_es_violated(double p, double c, int64_t t, int64_t n)
 	if (t > n)
 		t = n;
 	/* P(X >= t) = I_q(t, n - t + 1) for X ~ Binomial(n, q), q = 1 - p. */
-	double tail = strata_loadgen_beta_reg(1 - p, (double)t, (double)(n - t + 1));
+	double tail = strata_beta_reg(1 - p, (double)t, (double)(n - t + 1));
 	return tail <= 1 - c;
 }
 

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "harness/stats.h"
 #include "kernels/nn/loadgen.h"
 
 #define NEAR(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
@@ -346,7 +347,7 @@ static void test_binomial_and_h(void **unused)
 		NEAR(strata_loadgen_binom_cdf(k, 20, 0.1), k < 0 ? 0 : binom_cdf_direct(k > 20 ? 20 : k, 20, 0.1), 1e-12);
 	for (int k = 0; k < 40; k += 3)
 		NEAR(strata_loadgen_binom_cdf(k, 1000, 0.01), binom_cdf_direct(k, 1000, 0.01), 1e-11);
-	NEAR(strata_loadgen_beta_reg(0.3, 2, 3), 0.3483, 1e-12); /* 1 - (1-x)^3 (1+3x)... by hand: 0.3483 */
+	NEAR(strata_beta_reg(0.3, 2, 3), 0.3483, 1e-12); /* 1 - (1-x)^3 (1+3x)... by hand: 0.3483 */
 	/* h(0) = ceil(ln 0.01 / ln p): p90 -> 44, p99 -> 459.  h(1) at p99 is
 	 * 661: LoadGen needs h(1) + 1 = 662 queries for a p99 estimate, which is
 	 * mlperf.conf's MultiStream min_query_count (662). */
