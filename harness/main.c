@@ -66,7 +66,9 @@ static void list_suite(const struct strata_suite *s)
 		if (d->type == STRATA_PT_ENUM)
 			snprintf(type, sizeof(type), "enum %s", d->choices);
 		else if (d->min <= d->max && d->type != STRATA_PT_BOOL && d->type != STRATA_PT_STRING)
-			snprintf(type, sizeof(type), "%s [%.6g, %.6g]", strata_ptype_name(d->type), d->min, d->max);
+			snprintf(type, sizeof(type), d->type == STRATA_PT_DOUBLE ? "%s [%.6g, %.6g]"
+									: "%s [%.15g, %.15g]",
+				 strata_ptype_name(d->type), d->min, d->max); /* ints in full */
 		else
 			snprintf(type, sizeof(type), "%s", strata_ptype_name(d->type));
 		printf("  %-14s %-34s default %-26s %s\n", d->name, type, d->def ? d->def : "-",
