@@ -325,6 +325,15 @@ int strata_report_compliance(const struct strata_run *run, const json_t *rec, ch
 		snprintf(verdict[2], 160, "NO: %.3g s of %.3g s", ts, want_ts);
 		ok = 0;
 	}
+	/* Inference: LoadGen's own rules (minimum duration and queries, latency
+	 * bounds) judge each timed run; an INVALID run breaks the rules too. */
+	const json_t *lg = json_object_get(json_object_get(rec, "details"), "runs");
+	if (!strcmp(str(rec, "suite"), "infer") && json_is_object(lg) &&
+	    num(lg, "valid") < num(lg, "timed")) {
+		snprintf(verdict[2], 160, "NO: %g of %g runs INVALID under LoadGen's rules",
+		         num(lg, "timed") - num(lg, "valid"), num(lg, "timed"));
+		ok = 0;
+	}
 	const json_t *val = json_object_get(rec, "validation");
 	if (json_is_true(json_object_get(val, "passed")) &&
 	    json_is_true(json_object_get(val, "checked")))
@@ -353,7 +362,8 @@ static void compliance_section(const struct strata_run *run, struct strata_doc *
 	strata_doc_heading(d, 1, "Run-rule compliance");
 	strata_doc_para(d,
 	                "Per case, as MLPerf run rules ask: warm-up done as planned, the minimum "
-	                "repetitions and timed duration met, the answer validated, ranks bound as "
+	                "repetitions and timed duration met (for inference also every timed run "
+	                "VALID under LoadGen's rules), the answer validated, ranks bound as "
 	                "asked.");
 	struct strata_table *t = strata_doc_table(d, 7, "case", "warm-up", "repetitions",
 	                                          "duration", "validation", "binding", "compliant");

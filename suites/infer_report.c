@@ -301,8 +301,8 @@ static void describe_scenario(const struct infer_state *s, json_t *details)
 		    json_pack("{s:I,s:i,s:s}", "queries", (json_int_t)s->offline_n,
 		              "resized_in_warmup", s->offline_resized, "sizing",
 		              "max(min_queries, 1.1 x calibration_qps x min_duration_s) "
-		              "(LoadGen), grown after a warm-up run shorter than "
-		              "min_duration_s"));
+		              "(LoadGen), grown to 1.5 x min_duration_s after a warm-up "
+		              "run shorter than 1.25 x min_duration_s"));
 	if (s->scenario == STRATA_LOADGEN_SERVER) {
 		json_t *srv =
 		    json_pack("{s:f,s:f,s:b}", "rate_per_replica_qps", ls->rate_qps,

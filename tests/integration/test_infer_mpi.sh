@@ -95,6 +95,18 @@ for row, r in zip(rows, recs):
         assert row[4] == "%.4g samples/s" % m["samples_per_s"]["median"], row
     else:
         assert row[4] == "p90 latency %.4g ms" % m["e2e_p90"]["median"], row
+# Run-rule compliance: an infer case with an INVALID timed run breaks the rules.
+comp = {}
+for l in lines:
+    if l.startswith("| `infer["):
+        c = [x.strip() for x in l.strip("|").split("|")]
+        comp[c[0].strip("`")] = c
+for r in recs:
+    c = comp[r["metric_key"]]
+    bad = r["details"]["runs"]["valid"] < r["details"]["runs"]["timed"]
+    assert c[3].startswith("NO: ") == bad, (c, r["details"]["runs"])
+    if bad:
+        assert c[6] == "**NO**", c
 print("report LoadGen summary ok")
 PY
 /usr/bin/python3 - "$WORK/run/results.jsonl" "$CKPT" <<'PY'
