@@ -24,9 +24,11 @@
  *                  over ranks), cost_per_1k; LoadGen's early-stopping
  *                  estimate of the percentile in details.
  *   server         rate (q/s, sum over ranks of the rate each replica ran:
- *                  with `rate: 0` the highest valid rate found in setup by
- *                  the search, each probe a full run at the same rate on
- *                  every rank, valid only when valid on every rank),
+ *                  with `rate: 0` max_valid_rate, the highest valid rate
+ *                  found in setup by the search, each probe a full run at
+ *                  the same rate on every rank, valid only when valid on
+ *                  every rank, then confirmed by another run there, or
+ *                  stepped down until one is valid; 0 when none is),
  *                  e2e/ttft/tpot p99 (ms), queries_per_s, tokens_per_s,
  *                  cost_per_1k; every repetition is judged again (valid runs
  *                  in details).

@@ -26,7 +26,8 @@
 #include "kernels/cuda/gpt_cuda.h"
 #endif
 
-#define MAX_PROBES 24
+#define MAX_PROBES 32
+#define CONFIRM_STEPS 6 /* confirmation runs after the search, at most */
 
 /* Per-rank figures, reduced across ranks in verify. */
 enum {
@@ -54,6 +55,7 @@ struct probe_log {
 	int valid_here;
 	double e2e_p99_s, ttft_p99_s, tpot_p99_s; /* this rank's run */
 	int64_t issued;
+	int confirm; /* a confirmation run after the search */
 	char why[512]; /* this rank's verdict */
 };
 
@@ -89,6 +91,7 @@ struct infer_state {
 	struct probe_log probes[MAX_PROBES];
 	int nprobes;
 	double search_s;
+	double confirmed_qps; /* per replica; 0: no rate confirmed */
 	/* Output check. */
 	struct strata_infer_check check;
 	double logit_tol;

@@ -30,7 +30,10 @@ static void own_figures(struct infer_state *s)
 	f[F_VALID_RUNS] = (double)s->valid_runs;
 	f[F_QPS] = s->runs ? s->qps_sum / (double)s->runs : 0;
 	f[F_TPS] = s->runs ? s->tps_sum / (double)s->runs : 0;
-	f[F_RATE] = s->scenario == STRATA_LOADGEN_SERVER ? s->ls.rate_qps : 0;
+	/* A searched rate counts only once confirmed valid (infer_calibrate.c). */
+	f[F_RATE] = s->scenario != STRATA_LOADGEN_SERVER            ? 0
+	            : s->searched && !(s->confirmed_qps > 0) ? 0
+	                                                     : s->ls.rate_qps;
 	f[F_COMPLETED] = (double)s->completed;
 	f[F_TOKENS] = (double)s->tokens;
 	for (int m = 0; m < STRATA_LOADGEN_NMEASURES; m++) {
@@ -270,15 +273,17 @@ static json_t *search_json(const struct infer_state *s)
 	json_t *pr = json_array();
 	for (int i = 0; i < s->nprobes; i++) {
 		const struct probe_log *q = &s->probes[i];
-		json_array_append_new(pr, json_pack("{s:f,s:b,s:I,s:f,s:f,s:f,s:s}", "rate_qps",
-		                                    q->rate_qps, "valid", q->valid, "issued_rank0",
+		json_array_append_new(pr, json_pack("{s:f,s:b,s:b,s:I,s:f,s:f,s:f,s:s}", "rate_qps",
+		                                    q->rate_qps, "valid", q->valid, "confirmation",
+		                                    q->confirm, "issued_rank0",
 		                                    (json_int_t)q->issued, "e2e_p99_ms_rank0",
 		                                    q->e2e_p99_s * 1e3, "ttft_p99_ms_rank0",
 		                                    q->ttft_p99_s * 1e3, "tpot_p99_ms_rank0",
 		                                    q->tpot_p99_s * 1e3, "verdict_rank0", q->why));
 	}
-	return json_pack("{s:f,s:f,s:f,s:f,s:f,s:s,s:o,s:f,s:s}", "max_valid_rate_qps",
-	                 s->search.lo_qps, "lowest_invalid_rate_qps", s->search.hi_qps, "start_qps",
+	return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:s,s:o,s:f,s:s}", "max_valid_rate_qps",
+	                 s->search.lo_qps, "confirmed_rate_qps", s->confirmed_qps,
+	                 "lowest_invalid_rate_qps", s->search.hi_qps, "start_qps",
 	                 s->search.start_qps, "min_qps", s->search.min_qps, "tolerance",
 	                 s->search.tol_rel, "stopped", s->search.stopped ? s->search.stopped : "",
 	                 "probes", pr, "seconds", s->search_s, "method",
@@ -286,7 +291,10 @@ static json_t *search_json(const struct infer_state *s)
 	                 "invalid (halve while the first fails, down to min_qps: the "
 	                 "fewest valid requests over max_duration_s), then bisect (LoadGen "
 	                 "FindPeakPerformance); a probe is one full Server run at the "
-	                 "same rate on every rank, valid only if valid on every rank");
+	                 "same rate on every rank, valid only if valid on every rank; then "
+	                 "confirmation runs at the found rate, stepping down by the tolerance "
+	                 "while invalid (at most 6): the timed runs go at the confirmed rate, "
+	                 "which max_valid_rate reports");
 }
 
 /* details.calibration_qps, details.offline, details.server */

@@ -6,7 +6,8 @@
 #     check ran (batch 1 = full batch); figures present and sane (latency
 #     percentiles ordered, TTFT <= e2e, throughputs > 0 and the total the
 #     sum of the ranks', the search bracketed with the answer valid and the
-#     next rate up invalid, cost per 1000 = price / 3600 / throughput x
+#     next rate up invalid, then confirmed (or stepped down until a run is
+#     valid) and the figure the confirmed rate, cost per 1000 = price / 3600 / throughput x
 #     1000); each rank a replica of its own;
 #  2. device cuda is skipped with the reason on this machine (no GPU or no
 #     CUDA build);
@@ -155,9 +156,20 @@ for r in recs:
             assert s["max_valid_rate_qps"] < s["lowest_invalid_rate_qps"] <= 1.1 * s["max_valid_rate_qps"] + 1e-9, s
         else:  # the calibration ran slow (a busy machine) and 4x its rate still passed
             assert s["stopped"] == "max rate reached with every probe valid", s
-        valid = [p["rate_qps"] for p in s["probes"] if p["valid"]]
+        search = [p for p in s["probes"] if not p["confirmation"]]
+        confirm = [p for p in s["probes"] if p["confirmation"]]
+        valid = [p["rate_qps"] for p in search if p["valid"]]
         assert max(valid) == s["max_valid_rate_qps"], s["probes"]
-        assert abs(m["max_valid_rate"]["median"] - 2 * s["max_valid_rate_qps"]) < 1e-6 * s["max_valid_rate_qps"], m
+        # confirmation: from the found rate, down by the tolerance while invalid
+        assert confirm and s["probes"][-len(confirm):] == confirm, s["probes"]
+        assert abs(confirm[0]["rate_qps"] - s["max_valid_rate_qps"]) < 1e-9 * s["max_valid_rate_qps"], confirm
+        for a, b in zip(confirm, confirm[1:]):
+            assert not a["valid"] and abs(b["rate_qps"] * 1.1 - a["rate_qps"]) < 1e-9 * a["rate_qps"], confirm
+        if confirm[-1]["valid"]:
+            assert s["confirmed_rate_qps"] == confirm[-1]["rate_qps"], s
+        else:
+            assert len(confirm) == 6 and s["confirmed_rate_qps"] == 0, s
+        assert abs(m["max_valid_rate"]["median"] - 2 * s["confirmed_rate_qps"]) < 1e-6 * s["max_valid_rate_qps"], m
         for f in ("e2e_p99", "ttft_p99", "tpot_p99", "queries_per_s", "tokens_per_s"):
             assert m[f]["median"] > 0, (f, m)
         assert d["run_rules"]["ttft_bound_ms"] == 20 and d["run_rules"]["percentile"] == 0.9, d["run_rules"]
