@@ -52,6 +52,9 @@ struct loadgen_run {
 	/* Early-stopping looks (strata_loadgen_decide()). */
 	int viol_look;
 	int64_t viol_next_n;
+	/* The look that proved a bound violated: its measure and counts. */
+	int viol_m;
+	int64_t viol_known, viol_issued;
 	int64_t es_next_q[STRATA_LOADGEN_NMEASURES];
 	char *err;
 	size_t err_len;

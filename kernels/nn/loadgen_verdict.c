@@ -132,8 +132,12 @@ static int look_violated(struct loadgen_run *r, int64_t now)
 			continue;
 		int64_t issued = m == STRATA_LOADGEN_TPOT ? r->issued_tpot : r->n;
 		int64_t known = r->over_done[m] + inflight_over(r, m, now);
-		if (strata_loadgen_es_violated(r->p, 1 - alpha, known, issued))
+		if (strata_loadgen_es_violated(r->p, 1 - alpha, known, issued)) {
+			r->viol_m = m;
+			r->viol_known = known;
+			r->viol_issued = issued;
 			return 1;
+		}
 	}
 	return 0;
 }
@@ -284,13 +288,23 @@ static void finish_rules(struct strata_loadgen_result *res, const struct strata_
 }
 
 /* One line saying why. */
-static void finish_why(struct strata_loadgen_result *res, const struct strata_loadgen_settings *s,
-                       double p)
+static void finish_why(const struct loadgen_run *r)
 {
+	struct strata_loadgen_result *res = r->res;
+	const struct strata_loadgen_settings *s = &r->s;
+	const double p = r->p;
 	char *w = res->why;
 	size_t left = sizeof(res->why);
 	int k = snprintf(w, left, "%s (%s)", res->valid ? "valid" : "invalid",
 	                 strata_loadgen_stop_name(res->stop));
+	/* The counts below are of completed requests; the stop also counted
+	 * those in flight or queued that had already passed the bound. */
+	if (res->stop == STRATA_LOADGEN_STOP_VIOLATED && k > 0 && (size_t)k < left)
+		k += snprintf(w + k, left - (size_t)k,
+		              ": %lld of %lld issued already over the %s bound, in flight or "
+		              "queued included",
+		              (long long)r->viol_known, (long long)r->viol_issued,
+		              strata_loadgen_measure_name((enum strata_loadgen_measure)r->viol_m));
 	for (int m = 0; m < STRATA_LOADGEN_NMEASURES && k > 0 && (size_t)k < left; m++) {
 		const struct strata_loadgen_verdict *vd = &res->verdict[m];
 		if (!vd->bounded)
@@ -329,6 +343,6 @@ int strata_loadgen_finish(struct loadgen_run *r)
 	}
 	free(v);
 	finish_rules(res, &r->s);
-	finish_why(res, &r->s, r->p);
+	finish_why(r);
 	return 0;
 }

@@ -448,6 +448,16 @@ static void test_early_stopping_both_ways(void **unused)
 	assert_true(r.issued < 200);
 	assert_true(r.last_scheduled_s < 5);
 	assert_true(r.incomplete > 0); /* what was in flight is abandoned */
+	{ /* the verdict says what the stop counted: known over among issued */
+		long long known = -1, issued = -1;
+		const char *at = strstr(r.why, "bound violated): ");
+		assert_non_null(at);
+		assert_int_equal(sscanf(at, "bound violated): %lld of %lld issued already over the e2e",
+		                        &known, &issued),
+		                 2);
+		assert_true(known > 0 && known <= issued && issued == r.issued);
+		assert_true(known > r.verdict[STRATA_LOADGEN_E2E].overlatency);
+	}
 	strata_loadgen_result_release(&r);
 
 	/* Neither proven by max_duration (rho 0.8, bound near the p99): invalid,
