@@ -324,32 +324,30 @@ static void time_allreduce_alone(struct train_state *s)
 {
 	if (s->nranks < 2)
 		return;
-	double t[AR_ALONE_TRIALS];
+	double t[AR_ALONE_TRIALS] = { 0 };
 	if (s->gpu) {
 		char err[256];
 		for (int i = 0; i < AR_ALONE_TRIALS; i++)
 			if (strata_train_gpu_allreduce_all(s->gpu, &t[i], err, sizeof(err)) != 0)
 				t[i] = 0;
-		MPI_Allreduce(MPI_IN_PLACE, t, AR_ALONE_TRIALS, MPI_DOUBLE, MPI_MAX, s->comm);
-		struct strata_stats st;
-		if (strata_stats_compute(t, AR_ALONE_TRIALS, &st) == 0)
-			s->ar_alone_s = st.median;
-		return;
-	}
-	struct strata_grad_buckets b;
-	if (strata_grad_buckets_init(&b, s->comm, s->g.grads, s->g.n_params, s->bucket_bytes, 0))
-		return;
-	for (int i = 0; i < AR_ALONE_TRIALS; i++) {
-		strata_gpt_zero_grad(&s->g);
-		MPI_Barrier(s->comm);
-		strata_grad_buckets_begin(&b);
-		t[i] = strata_grad_buckets_finish(&b);
+	} else {
+		struct strata_grad_buckets b;
+		int ok = strata_grad_buckets_init(&b, s->comm, s->g.grads, s->g.n_params,
+						  s->bucket_bytes, 0) == 0;
+		/* The trials are collective: all ranks or none. */
+		MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, s->comm);
+		for (int i = 0; ok && i < AR_ALONE_TRIALS; i++) {
+			strata_gpt_zero_grad(&s->g);
+			MPI_Barrier(s->comm);
+			strata_grad_buckets_begin(&b);
+			t[i] = strata_grad_buckets_finish(&b);
+		}
+		strata_grad_buckets_release(&b); /* safe after a failed init too */
 	}
 	MPI_Allreduce(MPI_IN_PLACE, t, AR_ALONE_TRIALS, MPI_DOUBLE, MPI_MAX, s->comm);
 	struct strata_stats st;
 	if (strata_stats_compute(t, AR_ALONE_TRIALS, &st) == 0)
 		s->ar_alone_s = st.median;
-	strata_grad_buckets_release(&b);
 }
 
 int strata_train_init_model(struct train_state *s, uint64_t seed, char *err, size_t err_len)
