@@ -166,6 +166,12 @@ for row, x in zip(r, recs):
 print("report tables ok")
 PY
 
+# The shipped end-to-end acceptance example is valid and judges this run: the
+# time-to-train rule passes, the rules for other records are skipped.
+expect_exit 0 "$STRATA" check "$WORK/ttt" --against "$SRC/configs/e2e-acceptance-example.yaml"
+expect_output "PASS  time to train the tiny model"
+expect_output "1 passed, 0 failed, 5 skipped"
+
 # 3. A target below the loss floor: no run converges; the case fails.
 sed -e 's/target_margin: 0.05/target_margin: 0/' -e 's/max_steps: 1500/max_steps: 40/' \
     "$WORK/ttt.yaml" >"$WORK/ttt-fail.yaml"
