@@ -84,6 +84,8 @@ static void train_throughput(const json_t *recs, struct strata_doc *d)
 		                     "backward",  "allreduce_exposed", "optimizer"};
 		for (int k = 0; k < 6; k++)
 			share(sh[k], sizeof(sh[k]), num(br, ph[k]), step);
+		if (!json_object_get(det, "gpu")) /* no copy to a device on the CPU */
+			snprintf(sh[1], sizeof(sh[1]), "-");
 		strata_table_row(t);
 		strata_table_cell(t, "%s", lb);
 		strata_table_cell(t, "L%.0f C%.0f H%.0f, %.3g M params, %s", num(m, "layers"),
