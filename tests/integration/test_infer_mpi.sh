@@ -65,7 +65,7 @@ echo "infer plan: ${took} s"
 [ "$took" -lt 60 ] || die "the small inference plan took ${took} s (want < 60)"
 $CHECK "$WORK/run" --require-suites train infer >/dev/null
 # The shipped end-to-end acceptance example judges the three scenarios.
-expect_exit 0 "$STRATA" check "$WORK/run" --against "$SRC/configs/e2e-acceptance-example.yaml"
+expect_exit 0 "$STRATA" check "$WORK/run" --against "$SRC/configs/acceptance-e2e-example.yaml"
 expect_output "3 passed, 0 failed, 3 skipped"
 
 # The report's LoadGen summary: a row per infer case, in record order, with

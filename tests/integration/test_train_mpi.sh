@@ -171,7 +171,7 @@ PY
 
 # The shipped end-to-end acceptance example is valid and judges this run: the
 # time-to-train rule passes, the rules for other records are skipped.
-expect_exit 0 "$STRATA" check "$WORK/ttt" --against "$SRC/configs/e2e-acceptance-example.yaml"
+expect_exit 0 "$STRATA" check "$WORK/ttt" --against "$SRC/configs/acceptance-e2e-example.yaml"
 expect_output "PASS  time to train the tiny model"
 expect_output "1 passed, 0 failed, 5 skipped"
 
