@@ -197,8 +197,7 @@ static void system_section(const struct strata_run *run, struct strata_doc *d)
 	}
 }
 
-/* Parameters that vary in this suite's records, in table order. */
-static void key_params(const json_t *recs, const char *suite, const char **names, size_t *n)
+void strata_report_key_params(const json_t *recs, const char *suite, const char **names, size_t *n)
 {
 	*n = 0;
 	const json_t *first = NULL;
@@ -229,7 +228,7 @@ static void suite_table(const json_t *recs, const char *suite, struct strata_doc
 {
 	const char *names[16];
 	size_t nn;
-	key_params(recs, suite, names, &nn);
+	strata_report_key_params(recs, suite, names, &nn);
 	strata_doc_heading(d, 2, "%s", suite);
 	const char *head[16 + 4];
 	head[0] = "variant";

@@ -20,6 +20,12 @@
 void strata_report_build(const struct strata_run *run, const struct strata_peaks *peaks,
                          struct strata_doc *d);
 
+/* The parameters that vary over suite's records in recs, in table order
+ * (at most 16; names point into the records).  The results table's columns
+ * and the end-to-end tables' case labels (report_e2e.c). */
+void strata_report_key_params(const json_t *recs, const char *suite, const char **names,
+                              size_t *n);
+
 /* Write the Markdown summary of run to out (peaks from the manifest only). */
 void strata_report_markdown(const struct strata_run *run, FILE *out);
 
