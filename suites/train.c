@@ -69,30 +69,17 @@
  * train_report.c (their shared state: train_internal.h).
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <cblas.h>
 #include <omp.h>
 
 #include "harness/plan.h"
-#include "harness/runner.h"
 #include "harness/stats.h"
-#include "harness/suite.h"
-#include "harness/timer.h"
-#include "kernels/cpu/cpu_peak.h"
-#include "kernels/cpu/storage_fs.h"
-#include "kernels/nn/adamw.h"
-#include "kernels/nn/gpt.h"
-#include "kernels/nn/grad_buckets.h"
-#include "kernels/nn/markov.h"
-#include "kernels/nn/token_shards.h"
 #include "strata_config.h"
-#include "suites/train_gpu.h"
 #include "suites/gpt_shape.h"
 #include "suites/train_internal.h"
 

@@ -24,7 +24,6 @@ int strata_train_write_data(struct train_state *s, const struct strata_params *p
 		return -1;
 	}
 	uint64_t per = s->train_tokens / (uint64_t)s->n_names;
-	uint64_t need = (uint64_t)(s->B) * (uint64_t)(s->T + 1);
 	if (per < (uint64_t)(s->T + 1)) {
 		snprintf(
 		    err, err_len,
@@ -32,7 +31,6 @@ int strata_train_write_data(struct train_state *s, const struct strata_params *p
 		    (unsigned long long)s->train_tokens, s->n_names, s->T + 1);
 		return -1;
 	}
-	(void)need;
 	struct strata_markov_stream st;
 	/* Streams: seed, rank and purpose mixed by distinct odd multipliers. */
 	strata_markov_stream_init(&st, &s->chain,
