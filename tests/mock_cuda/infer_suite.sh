@@ -48,7 +48,7 @@ for r in recs:
     k, m, d = r["metric_key"], r["metrics"], r["details"]
     assert r["status"] == "passed", (k, r.get("reason"))
     assert r["backend"] == "cuda", r["backend"]
-    assert d["device"].startswith("mock") and "CUDA 0" in d["device"], d["device"]
+    assert d["device"].startswith("NVIDIA H100 80GB HBM3") and "CUDA 0" in d["device"], d["device"]
     oc = d["output_check"]
     assert oc["mismatches"] == 0 and oc["compared"] >= 1, oc
     assert oc["tie_tolerance"] == 0.1 and oc["logit_tolerance"] == 0.5, oc

@@ -32,7 +32,6 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
-#include "kernels/cuda/cuda_device.h"
 #include "kernels/cuda/gpt_cuda_kernels.h"
 
 static size_t allocated;
@@ -122,34 +121,6 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s)
 	(void)s;
 	return cudaSuccess;
 }
-cudaError_t cudaEventCreate(cudaEvent_t *e)
-{
-	*e = (cudaEvent_t)malloc(8);
-	return cudaSuccess;
-}
-cudaError_t cudaEventDestroy(cudaEvent_t e)
-{
-	free(e);
-	return cudaSuccess;
-}
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
-{
-	(void)e;
-	(void)s;
-	return cudaSuccess;
-}
-cudaError_t cudaEventSynchronize(cudaEvent_t e)
-{
-	(void)e;
-	return cudaSuccess;
-}
-cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
-{
-	(void)a;
-	(void)b;
-	*ms = 0.002f;
-	return cudaSuccess;
-}
 const char *cudaGetErrorName(cudaError_t e)
 {
 	(void)e;
@@ -169,31 +140,6 @@ cudaError_t cudaMemGetInfo(size_t *f, size_t *t)
 	*t = (size_t)80 << 30;
 	*f = *t - allocated - ((size_t)500 << 20);
 	return cudaSuccess;
-}
-
-int strata_cuda_device_count(int *count, char *why, size_t why_len)
-{
-	(void)why;
-	(void)why_len;
-	/* MOCK_CUDA_DEVICES: how many each process sees (mock_train.c's test runs
-	 * two ranks on one host, one "GPU" each); default 1. */
-	const char *env = getenv("MOCK_CUDA_DEVICES");
-	*count = env && atoi(env) > 0 ? atoi(env) : 1;
-	return 0;
-}
-int strata_cuda_device_use(int index, struct strata_cuda_device *out, char *err, size_t err_len)
-{
-	(void)err;
-	(void)err_len;
-	memset(out, 0, sizeof(*out));
-	out->index = index;
-	snprintf(out->name, sizeof(out->name), "mock");
-	size_t free_b = 0, total_b = 0;
-	cudaMemGetInfo(&free_b, &total_b);
-	out->mem_total_bytes = (long long)total_b;
-	out->mem_free_bytes = (long long)free_b;
-	out->host_numa_id = -1;
-	return 0;
 }
 
 /* ---- GEMM ----------------------------------------------------------------- */

@@ -1,20 +1,18 @@
-/* mock_train.c: what the train suite's cuda path needs beyond mock_cuda.c to
- * run on a machine without a GPU: a few more cudart calls (events and stream
- * waits, which order nothing here since every "kernel" has already run when
- * it is enqueued), the device facts the manifest asks for, a C copy of
+/* mock_train.c: what the train suite's cuda path needs beyond mock_cuda.c
+ * and mock_device.c to run on a machine without a GPU: a C copy of
  * train_cuda_kernels.cu's sum of squares, and NCCL's communicator and
  * all-reduce over MPI.
  *
- * What it is: linked with harness/main.c, mock_cuda.c and strata_core into
+ * What it is: linked with harness/main.c, the other mock_*.c and strata_core into
  * strata_mock_cuda (tests/CMakeLists.txt); definitions here and in
- * mock_cuda.c take the place of the CUDA and NCCL libraries' (which are still
+ * the other mock_*.c take the place of the CUDA and NCCL libraries' (which are still
  * linked, for the backends this test never runs).  The binary runs `strata
  * run` with device cuda for real: suites/train_gpu.c, kernels/cuda/
  * gpt_cuda.c and train_cuda.c unchanged, on "device" buffers in host memory.
  * ncclAllReduce is MPI_Allreduce (FP32 sum, in place or not) over a
  * communicator of 1 rank (MPI_COMM_SELF) or of every rank of the run
  * (MPI_COMM_WORLD, ordered by the NCCL rank): enough for `ranks: 1` and
- * `ranks: 0` cases.  MOCK_CUDA_DEVICES (mock_cuda.c) sets the devices each
+ * `ranks: 0` cases.  MOCK_CUDA_DEVICES (mock_device.c) sets the devices each
  * process sees.
  * What it is not: a test of concurrency between the model's and the
  * communication streams (here everything runs in enqueue order), of the CUDA
@@ -30,43 +28,7 @@
 #include <mpi.h>
 #include <nccl.h>
 
-#include "kernels/cuda/cuda_device.h"
 #include "kernels/cuda/train_cuda.h"
-
-/* ---- cudart: events and stream waits --------------------------------------- */
-
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned int flags)
-{
-	(void)flags;
-	*e = (cudaEvent_t)malloc(8);
-	return *e ? cudaSuccess : cudaErrorMemoryAllocation;
-}
-cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int flags)
-{
-	(void)s;
-	(void)e;
-	(void)flags;
-	return cudaSuccess;
-}
-cudaError_t cudaEventQuery(cudaEvent_t e)
-{
-	(void)e;
-	return cudaSuccess;
-}
-
-/* ---- device facts (kernels/gpu/gpu_manifest.c) ----------------------------- */
-
-int strata_cuda_device_query(int index, struct strata_cuda_device *out, char *err,
-			     size_t err_len)
-{
-	return strata_cuda_device_use(index, out, err, err_len);
-}
-void strata_cuda_versions_get(struct strata_cuda_versions *v)
-{
-	memset(v, 0, sizeof(*v));
-	v->nccl = NCCL_VERSION_CODE;
-	v->nccl_compiled = NCCL_VERSION_CODE;
-}
 
 /* ---- train_cuda_kernels.cu ------------------------------------------------- */
 

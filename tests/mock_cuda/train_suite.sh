@@ -66,7 +66,7 @@ for r in recs:
     gm = d["gpu_memory"]
     assert gm["model_bytes"] == gm["model_bytes_estimate"] > 0, gm
     assert d["memory"]["gpu_used_peak_bytes_max_rank"] >= gm["model_bytes"], d["memory"]
-    assert d["gpu"]["name"] == "mock", d["gpu"]
+    assert d["gpu"]["name"] == "NVIDIA H100 80GB HBM3" and d["gpu"]["compute_capability"] == "9.0", d["gpu"]
     assert d["nccl"]["ranks"] == d["batch"]["ranks"], d["nccl"]
     assert d["mfu_peak"]["source"].startswith("plan"), d["mfu_peak"]
     assert d["train_loss"]["last"] < d["train_loss"]["first"], d["train_loss"]
