@@ -194,14 +194,8 @@ int strata_coll_gpu_setup(int kind, const struct strata_case *c,
 	if (s)
 		rc = strata_gpu_case_open(&s->gc, c, -1, what);
 #if STRATA_HAVE_CUDA && STRATA_HAVE_NCCL
-	int visible = 0;
 	char why[1024];
-	if (rc == STRATA_OK && strata_cuda_device_count(&visible, why, sizeof(why)) == 0 &&
-	    c->local_size > visible) {
-		strata_case_errorf(c, "%s: %d ranks on this host but %d visible GPU(s): NCCL needs "
-				   "one GPU per rank: skipped", what, c->local_size, visible);
-		rc = STRATA_SKIP;
-	}
+	rc = strata_gpu_case_shared(s ? &s->gc : NULL, c, c->comm, rc, what);
 #endif
 	/* Nothing collective happens until every rank can take part. */
 	rc = agree(c, rc);

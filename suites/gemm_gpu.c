@@ -266,7 +266,7 @@ void strata_gemm_gpu_describe(const struct strata_gemm_gpu_state *s, const struc
 	json_object_set_new(details, "transb", json_string(s->transb ? "yes" : "no"));
 	snprintf(text, sizeof(text),
 		 "column-major, lda %lld, ldb %lld, ldc %lld, alpha 1, beta 0, C = D (zeroed "
-		 "before the first call)",
+		 "before the first call and again once the algorithm is chosen)",
 		 (long long)(s->transa ? s->k : s->m), (long long)(s->transb ? s->n : s->k),
 		 (long long)s->m);
 	json_object_set_new(details, "call", json_string(text));

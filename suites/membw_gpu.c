@@ -8,7 +8,8 @@
  * counted as STREAM (and BabelStream for dot).  kernel h2d/d2h/d2d/bidir
  * copy one buffer of array_bytes with cudaMemcpyAsync, host memory pinned
  * (hwloc_alloc_membind on the NUMA node `numa`, then cudaHostRegister) or
- * pageable, so a sweep over numa shows which node is local to the GPU; bytes
+ * pageable, so a sweep over numa shows which node is local to the GPU (numa
+ * -1: the nearest, by hwloc, else by cudaDevAttrHostNumaId); bytes
  * counted as nvbandwidth.  One run_once is a batch of back-to-back launches
  * (about STRATA_GPU_BATCH_TARGET_S) between CUDA events.  Peaks: HBM from the
  * table of known GPUs; PCIe from NVML's link generation and width.
@@ -44,6 +45,7 @@ struct strata_membw_gpu_state {
 	size_t array_bytes;      /* per array (stream) or per buffer (copy) */
 	char size_rule[320];
 	int pinned, numa, numa_local;
+	int host_side;           /* the copy has a host buffer (not d2d) */
 	char numa_rule[256];
 	void *st, *cp;           /* struct strata_stream_cuda / strata_copy_cuda */
 	int launches;
@@ -140,16 +142,30 @@ int strata_membw_gpu_setup(const struct strata_case *c, struct strata_membw_gpu_
 		snprintf(s->size_rule, sizeof(s->size_rule), "%s",
 			 s->requested_bytes > 0 ? "array_bytes from the plan, rounded down to 8 bytes"
 						: "auto: 256 MiB per copy");
-		int need_host = s->kernel != FIRST_COPY_KERNEL + STRATA_COPY_D2D;
-		if (need_host && s->numa == -1) {
-			s->numa = s->gc.loc.found ? s->gc.loc.numa_node : -1;
-			snprintf(s->numa_rule, sizeof(s->numa_rule), "numa -1: %s",
-				 s->gc.loc.found ? "the node hwloc puts nearest the GPU"
-						 : "GPU locality unknown, memory not bound");
+		const int need_host = s->kernel != FIRST_COPY_KERNEL + STRATA_COPY_D2D;
+		/* The node nearest the GPU: hwloc's, else the driver's own answer
+		 * (an hwloc without PCI discovery, as in many containers, does not
+		 * see the GPU at all). */
+		const int near = s->gc.loc.found ? s->gc.loc.numa_node : s->gc.info.host_numa_id;
+		const char *near_by = s->gc.loc.found ? "hwloc"
+						      : "cudaDevAttrHostNumaId (hwloc does not see the GPU)";
+		s->host_side = need_host;
+		if (!need_host) {
+			snprintf(s->numa_rule, sizeof(s->numa_rule),
+				 "none: a device-to-device copy uses no host memory (numa %d ignored)",
+				 s->numa);
+			s->numa = -1;
+		} else if (s->numa == -1 && near >= 0) {
+			s->numa = near;
+			snprintf(s->numa_rule, sizeof(s->numa_rule),
+				 "numa -1: node %d, the nearest the GPU by %s", near, near_by);
+		} else if (s->numa == -1) {
+			snprintf(s->numa_rule, sizeof(s->numa_rule),
+				 "numa -1: GPU locality unknown (hwloc and CUDA), memory not bound");
 		} else {
 			snprintf(s->numa_rule, sizeof(s->numa_rule), "numa %d from the plan", s->numa);
 		}
-		s->numa_local = s->gc.loc.found && s->numa == s->gc.loc.numa_node;
+		s->numa_local = need_host && near >= 0 && s->numa == near;
 		double dev_bytes = (double)s->array_bytes *
 				   (s->kernel == FIRST_COPY_KERNEL + STRATA_COPY_D2D ||
 							    s->kernel == FIRST_COPY_KERNEL + STRATA_COPY_BIDIR
@@ -178,13 +194,19 @@ int strata_membw_gpu_setup(const struct strata_case *c, struct strata_membw_gpu_
 					 "table: %s HBM / 2 (a device copy reads and writes each byte)",
 					 s->gc.model->model);
 			}
-		} else if (s->gc.nvml_ok && f->pcie_gen > 0 && f->pcie_width > 0) {
-			double dir = strata_gpu_pcie_gbps(f->pcie_gen, f->pcie_width);
-			s->peak_gbps = cfg.dir == STRATA_COPY_BIDIR ? 2 * dir : dir;
-			snprintf(s->peak_source, sizeof(s->peak_source),
-				 "PCIe gen%d x%d (NVML current link), %.2f GB/s per direction%s",
-				 f->pcie_gen, f->pcie_width, dir,
-				 cfg.dir == STRATA_COPY_BIDIR ? ", both directions" : "");
+		} else if (s->gc.nvml_ok) {
+			/* The link the GPU trains to under load, not the idle one
+			 * read before the case (strata_nvml_pcie_peak_link). */
+			int gen = -1, width = -1;
+			const char *which = strata_nvml_pcie_peak_link(f, &gen, &width);
+			if (which) {
+				double dir = strata_gpu_pcie_gbps(gen, width);
+				s->peak_gbps = cfg.dir == STRATA_COPY_BIDIR ? 2 * dir : dir;
+				snprintf(s->peak_source, sizeof(s->peak_source),
+					 "PCIe gen%d x%d (NVML %s link), %.2f GB/s per direction%s",
+					 gen, width, which, dir,
+					 cfg.dir == STRATA_COPY_BIDIR ? ", both directions" : "");
+			}
 		}
 	}
 	double planned = strata_params_double(p, "peak_gbps");
@@ -252,11 +274,13 @@ int64_t strata_membw_gpu_verify(struct strata_membw_gpu_state *s, const struct s
 	char why[512];
 	int64_t wrong;
 	if (is_copy(s->kernel)) {
-		int64_t first = -1;
+		struct strata_copy_cuda_error first;
 		wrong = strata_copy_cuda_check(s->cp, &first, why, sizeof(why));
 		if (wrong > 0)
-			snprintf(s->first_wrong, sizeof(s->first_wrong), "first wrong 8-byte word %lld",
-				 (long long)first);
+			snprintf(s->first_wrong, sizeof(s->first_wrong),
+				 "first wrong 8-byte word %lld of the %s = 0x%016llx, expected 0x%016llx",
+				 (long long)first.word, first.buffer, (unsigned long long)first.actual,
+				 (unsigned long long)first.expected);
 	} else {
 		struct strata_stream_cuda_error first;
 		wrong = strata_stream_cuda_check(s->st, s->kernel, &first, why, sizeof(why));
@@ -365,18 +389,21 @@ void strata_membw_gpu_describe(const struct strata_membw_gpu_state *s,
 						"expected value, |x - e| <= 1e-13 |e|; dot against its "
 						"exact value within gamma_n(2^-53)"));
 	} else {
+		const char *alloc = !s->host_side ? "cudaMalloc only (no host buffer)"
+				    : s->numa >= 0 && s->pinned
+					    ? "hwloc_alloc_membind (bind, strict) on the node, pages "
+					      "touched, then cudaHostRegister"
+				    : s->numa >= 0 ? "hwloc_alloc_membind (bind, strict) on the node, "
+						     "pages touched; not registered"
+				    : s->pinned ? "cudaMallocHost" : "malloc";
 		json_object_set_new(details, "host_memory",
-				    json_string(s->pinned ? "pinned (page-locked)"
-							  : "pageable (staged by the driver)"));
+				    json_string(!s->host_side ? "none (device to device)"
+						: s->pinned   ? "pinned (page-locked)"
+							      : "pageable (staged by the driver)"));
 		json_object_set_new(details, "numa_node", json_integer(s->numa));
 		json_object_set_new(details, "numa_rule", json_string(s->numa_rule));
 		json_object_set_new(details, "numa_local_to_gpu", json_boolean(s->numa_local));
-		json_object_set_new(details, "allocation",
-				    json_string(s->numa >= 0 ? "hwloc_alloc_membind (bind, strict) on "
-								"the node, pages touched, then "
-								"cudaHostRegister if pinned"
-							     : s->pinned ? "cudaMallocHost"
-									 : "malloc"));
+		json_object_set_new(details, "allocation", json_string(alloc));
 		json_object_set_new(details, "counting_rule",
 				    json_string("nvbandwidth: bytes of the buffer per copy (bidir: "
 						"both directions); GB = 1e9 bytes"));

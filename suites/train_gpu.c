@@ -157,14 +157,7 @@ int strata_train_gpu_open(const struct strata_case *c, MPI_Comm comm, size_t buc
 		g->have_gc = rc == STRATA_OK;
 	}
 #if STRATA_HAVE_CUDA
-	int visible = 0;
-	char why[512];
-	if (rc == STRATA_OK && strata_cuda_device_count(&visible, why, sizeof(why)) == 0 &&
-	    local_size > visible) {
-		strata_case_errorf(c, "train: %d training ranks on this host but %d visible GPU(s): "
-				   "one GPU per rank: skipped", local_size, visible);
-		rc = STRATA_SKIP;
-	}
+	rc = strata_gpu_case_shared(g && g->have_gc ? &g->gc : NULL, c, comm, rc, "train");
 #if !STRATA_HAVE_NCCL
 	if (rc == STRATA_OK && g->nranks > 1) {
 		strata_case_errorf(c, "train: device cuda on %d ranks: strata was built without NCCL "

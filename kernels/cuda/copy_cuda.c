@@ -238,31 +238,39 @@ fail:
 	return -1;
 }
 
-/* Wrong words of n against the pattern of seed. */
-static int64_t compare(const uint64_t *w, size_t n, uint64_t seed, int64_t *first)
+/* Wrong words of n against the pattern of seed; the lowest goes to *first
+ * unless an earlier buffer had one. */
+static int64_t compare(const uint64_t *w, size_t n, uint64_t seed, const char *buffer,
+		       struct strata_copy_cuda_error *first)
 {
 	int64_t wrong = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (w[i] != strata_gemm_gpu_mix64(seed + i)) {
-			if (*first < 0 || (int64_t)i < *first)
-				*first = (int64_t)i;
-			wrong++;
+		const uint64_t e = strata_gemm_gpu_mix64(seed + i);
+		if (w[i] == e)
+			continue;
+		if (first->word < 0) {
+			*first = (struct strata_copy_cuda_error){ .buffer = buffer,
+								  .word = (int64_t)i,
+								  .expected = e,
+								  .actual = w[i] };
 		}
+		wrong++;
 	}
 	return wrong;
 }
 
-int64_t strata_copy_cuda_check(struct strata_copy_cuda *c, int64_t *first_word, char *err,
-			       size_t err_len)
+int64_t strata_copy_cuda_check(struct strata_copy_cuda *c, struct strata_copy_cuda_error *first,
+			       char *err, size_t err_len)
 {
 	const size_t bytes = c->cfg.bytes;
 	int64_t wrong = 0;
 	uint64_t *back = NULL;
-	*first_word = -1;
+	*first = (struct strata_copy_cuda_error){ .buffer = NULL, .word = -1 };
 	STRATA_CUDA_CHECK(cudaDeviceSynchronize());
 	if (c->cfg.dir == STRATA_COPY_D2H || c->cfg.dir == STRATA_COPY_BIDIR)
 		wrong += compare(c->dst.p, c->words,
-				 c->cfg.dir == STRATA_COPY_BIDIR ? SEED_BACK : SEED_SRC, first_word);
+				 c->cfg.dir == STRATA_COPY_BIDIR ? SEED_BACK : SEED_SRC,
+				 "host destination", first);
 	if (c->cfg.dir != STRATA_COPY_D2H) {
 		back = malloc(bytes);
 		if (!back) {
@@ -271,7 +279,7 @@ int64_t strata_copy_cuda_check(struct strata_copy_cuda *c, int64_t *first_word, 
 		}
 		STRATA_CUDA_CHECK(cudaMemcpy(back, c->cfg.dir == STRATA_COPY_D2D ? c->dev1 : c->dev0,
 					     bytes, cudaMemcpyDeviceToHost));
-		wrong += compare(back, c->words, SEED_SRC, first_word);
+		wrong += compare(back, c->words, SEED_SRC, "device destination", first);
 		free(back);
 	}
 	return wrong;

@@ -53,10 +53,17 @@ int strata_copy_cuda_run(struct strata_copy_cuda *c, int launches, double *event
 /* Bytes counted per launch (see the top of this file). */
 size_t strata_copy_cuda_bytes_per_launch(const struct strata_copy_cuda *c);
 
-/* Compare every destination word with the pattern.  Returns the number of
- * wrong 8-byte words (*first_word the lowest), or -1 with err. */
-int64_t strata_copy_cuda_check(struct strata_copy_cuda *c, int64_t *first_word, char *err,
-			       size_t err_len);
+struct strata_copy_cuda_error {
+	const char *buffer;  /* "host destination" or "device destination"; NULL: none */
+	int64_t word;        /* its lowest wrong 8-byte word; -1: none */
+	uint64_t expected, actual;
+};
+
+/* Compare every destination word with the pattern (bidir: the host
+ * destination, then the device one).  Returns the number of wrong 8-byte
+ * words (*first the lowest of the first buffer with any), or -1 with err. */
+int64_t strata_copy_cuda_check(struct strata_copy_cuda *c, struct strata_copy_cuda_error *first,
+			       char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

@@ -350,6 +350,10 @@ int strata_gemm_cuda_create(const struct strata_gemm_cuda_config *cfg,
 			 returned, returned ? g->cands[0].note : "none");
 		goto fail;
 	}
+	/* Zero C again: it holds the last candidate's product, which would let
+	 * the check pass even if the measured launches never wrote C. */
+	STRATA_CUDA_CHECK(cudaMemsetAsync(g->c, 0, g->c_bytes, g->stream));
+	STRATA_CUDA_CHECK(cudaStreamSynchronize(g->stream));
 	*out = g;
 	return 0;
 fail:
@@ -457,10 +461,11 @@ static void check_one(const struct strata_gemm_cuda *g, int64_t i, int64_t j, co
 }
 
 /* A whole row (fixed = i, along = 'j') or column (fixed = j, along = 'i') of
- * len elements at line: the references (K products each) in an OpenMP loop,
- * then tallied in order so the first wrong element is the lowest index. */
+ * len elements at line, but for index skip (-1: none): the references (K
+ * products each) in an OpenMP loop, then tallied in order so the first wrong
+ * element is the lowest index. */
 static int check_line(const struct strata_gemm_cuda *g, int64_t fixed, char along, int64_t len,
-		      const unsigned char *line, struct strata_gemm_cuda_check *out)
+		      int64_t skip, const unsigned char *line, struct strata_gemm_cuda_check *out)
 {
 	const struct strata_gemm_cuda_config *cfg = &g->cfg;
 	const size_t eb = g->nm->c_bytes;
@@ -476,8 +481,9 @@ static int check_line(const struct strata_gemm_cuda *g, int64_t fixed, char alon
 		tol[x] = strata_gemm_gpu_tolerance(cfg->dtype, cfg->k, ref[x], abs_sum);
 	}
 	for (int64_t x = 0; x < len; x++)
-		tally(along == 'j' ? fixed : x, along == 'j' ? x : fixed, ref[x], tol[x],
-		      strata_gemm_gpu_c_value(cfg->dtype, line + (size_t)x * eb), out);
+		if (x != skip)
+			tally(along == 'j' ? fixed : x, along == 'j' ? x : fixed, ref[x], tol[x],
+			      strata_gemm_gpu_c_value(cfg->dtype, line + (size_t)x * eb), out);
 	free(ref);
 	return 0;
 }
@@ -502,36 +508,48 @@ int64_t strata_gemm_cuda_check(struct strata_gemm_cuda *g, struct strata_gemm_cu
 	STRATA_CUDA_CHECK(cudaStreamSynchronize(g->stream));
 	out->nonfinite = (int64_t)nonfinite;
 
-	/* Corners and seeded samples. */
+	/* Each element is checked once, so checked and wrong count elements:
+	 * the corners and seeded samples that are not on the whole row or
+	 * column and not drawn before, then the row, then the column less the
+	 * element it shares with the row. */
+	uint64_t h = strata_gemm_gpu_mix64(cfg->seed ^ 0x524f57ull);
+	const int64_t row = (int64_t)(h % (uint64_t)m), col = (int64_t)((h >> 32) % (uint64_t)n);
 	const int64_t corners[4][2] = { { 0, 0 }, { m - 1, 0 }, { 0, n - 1 }, { m - 1, n - 1 } };
+	int64_t done[4 + STRATA_GEMM_CUDA_SAMPLES][2];
+	int n_done = 0;
 	for (int s = 0; s < 4 + STRATA_GEMM_CUDA_SAMPLES; s++) {
 		int64_t i, j;
 		if (s < 4) {
 			i = corners[s][0];
 			j = corners[s][1];
 		} else {
-			uint64_t h = strata_gemm_gpu_mix64(cfg->seed ^ (0x5a4d5000ull + (uint64_t)s));
+			h = strata_gemm_gpu_mix64(cfg->seed ^ (0x5a4d5000ull + (uint64_t)s));
 			i = (int64_t)(h % (uint64_t)m);
 			j = (int64_t)((h >> 32) % (uint64_t)n);
 		}
+		int seen = i == row || j == col;
+		for (int d = 0; d < n_done && !seen; d++)
+			seen = done[d][0] == i && done[d][1] == j;
+		if (seen)
+			continue;
+		done[n_done][0] = i;
+		done[n_done++][1] = j;
 		STRATA_CUDA_CHECK(cudaMemcpy(elem, (const char *)g->c + ((size_t)j * (size_t)m +
 									(size_t)i) * eb,
 					     eb, cudaMemcpyDeviceToHost));
 		check_one(g, i, j, elem, out);
 	}
 	/* One whole row (strided in column-major storage) and one whole column. */
-	uint64_t h = strata_gemm_gpu_mix64(cfg->seed ^ 0x524f57ull);
-	int64_t row = (int64_t)(h % (uint64_t)m), col = (int64_t)((h >> 32) % (uint64_t)n);
 	line = malloc((size_t)(m > n ? m : n) * eb);
 	if (!line)
 		goto nomem;
 	STRATA_CUDA_CHECK(cudaMemcpy2D(line, eb, (const char *)g->c + (size_t)row * eb,
 				       (size_t)m * eb, eb, (size_t)n, cudaMemcpyDeviceToHost));
-	if (check_line(g, row, 'j', n, line, out) != 0)
+	if (check_line(g, row, 'j', n, -1, line, out) != 0)
 		goto nomem;
 	STRATA_CUDA_CHECK(cudaMemcpy(line, (const char *)g->c + (size_t)col * (size_t)m * eb,
 				     (size_t)m * eb, cudaMemcpyDeviceToHost));
-	if (check_line(g, col, 'i', m, line, out) != 0)
+	if (check_line(g, col, 'i', m, row, line, out) != 0)
 		goto nomem;
 	free(line);
 	return out->wrong > out->nonfinite ? out->wrong : out->nonfinite;

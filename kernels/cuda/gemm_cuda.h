@@ -67,7 +67,7 @@ int strata_gemm_cuda_run(struct strata_gemm_cuda *g, int launches, double *event
 
 /* What the check found. */
 struct strata_gemm_cuda_check {
-	int64_t checked;         /* elements compared with the reference */
+	int64_t checked;         /* distinct elements compared with the reference */
 	int64_t wrong;           /* of those, outside the tolerance (NaN always) */
 	int64_t nonfinite;       /* NaN/Inf anywhere in C (every element scanned on the device) */
 	int64_t first_i, first_j; /* first wrong element, -1 when none */
@@ -78,7 +78,9 @@ struct strata_gemm_cuda_check {
 /* Check C after at least one run: every element scanned for NaN/Inf on the
  * device; the four corners, STRATA_GEMM_CUDA_SAMPLES seeded elements, one
  * whole row and one whole column against strata_gemm_gpu_reference() within
- * strata_gemm_gpu_tolerance().  Returns the wrong count (max of wrong and
+ * strata_gemm_gpu_tolerance(), each distinct element once (a sample that
+ * repeats one, or lies on the row or column, is not counted again), so
+ * checked and wrong count elements.  Returns the wrong count (max of wrong and
  * nonfinite), or -1 with err on a CUDA error. */
 int64_t strata_gemm_cuda_check(struct strata_gemm_cuda *g, struct strata_gemm_cuda_check *out,
 			       char *err, size_t err_len);

@@ -10,6 +10,7 @@
 #include <nccl.h>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/nccl_pattern.h"
 #include "kernels/gpu/gemm_gpu.h" /* strata_half_to_double, strata_bf16_to_double */
 
 #define SALT 0x4e43434c436f6c6cull /* "NCCLColl" */
@@ -319,6 +320,14 @@ int strata_nccl_coll_run(struct strata_nccl_coll *c, int launches, double *event
 	return 0;
 fail:
 	return -1;
+}
+
+double strata_nccl_expected_host(const struct strata_nccl_config *cfg, size_t i, int mod,
+				 const double *table, uint64_t salt)
+{
+	if (strata_nccl_is_reduction(cfg->kind))
+		return strata_nccl_expected_value(cfg, i, mod, table);
+	return (double)strata_nccl_expected_code(cfg, i, salt);
 }
 
 static double element_value(const struct strata_nccl_coll *c, const unsigned char *bits)

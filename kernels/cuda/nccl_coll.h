@@ -120,8 +120,9 @@ int strata_nccl_fill(void *in, void *out_region, const struct strata_nccl_config
 int strata_nccl_check(const void *out, size_t out_n, const struct strata_nccl_config *cfg,
 		      int mod, const double *d_table, uint64_t salt, unsigned long long *d_count,
 		      unsigned long long *d_first, void *stream);
-/* The expected value of output element i (host side of the same rule), as a
- * double for messages (copy collectives: the bit pattern as an integer). */
+/* The expected value of output element i (the host side of nccl_pattern.h's
+ * rule, in nccl_coll.c), as a double for messages (copy collectives: the bit
+ * pattern as an integer). */
 double strata_nccl_expected_host(const struct strata_nccl_config *cfg, size_t i, int mod,
 				 const double *table, uint64_t salt);
 

@@ -107,8 +107,7 @@ __global__ void check_kernel(const double *a, const double *b, const double *c, 
 	     j += (size_t)gridDim.x * blockDim.x) {
 		for (int k = 0; k < 3; k++) {
 			double e = strata_stream_gpu_expected(kernel, k, j);
-			double x = arr[k][j];
-			if (!(fabs(x - e) <= 1e-13 * fabs(e))) {
+			if (!strata_stream_gpu_element_ok(arr[k][j], e)) {
 				mine++;
 				atomicMin(first, (unsigned long long)j * 4 + (unsigned long long)k);
 			}
@@ -240,20 +239,6 @@ fail:
 	return -1;
 }
 
-/* The exact a . b of the initial arrays: sums of integers below 2^53. */
-static double dot_exact(size_t n)
-{
-	const size_t period = STRATA_STREAM_GPU_PERIOD;
-	double whole = 0, rest = 0;
-	for (size_t p = 0; p < period; p++) {
-		double t = strata_stream_gpu_initial(0, p) * strata_stream_gpu_initial(1, p);
-		whole += t;
-		if (p < n % period)
-			rest += t;
-	}
-	return (double)(n / period) * whole + rest;
-}
-
 extern "C" int64_t strata_stream_cuda_check(struct strata_stream_cuda *s, int kernel,
 					    struct strata_stream_cuda_error *first, char *err,
 					    size_t err_len)
@@ -294,15 +279,11 @@ extern "C" int64_t strata_stream_cuda_check(struct strata_stream_cuda *s, int ke
 		double sum = 0;
 		for (int i = 0; i < s->blocks; i++)
 			sum += partial[i];
-		double exact = dot_exact(s->n);
-		/* gamma_n(2^-53) |exact|: every term is positive. */
-		double nu = (double)s->n * 0x1p-53;
-		double tol = nu / (1 - nu) * fabs(exact);
-		if (!(fabs(sum - exact) <= tol)) {
+		if (!strata_stream_gpu_dot_ok(sum, s->n)) {
 			if (wrong == 0) {
 				first->array = 3;
 				first->index = 0;
-				first->expected = exact;
+				first->expected = strata_stream_gpu_dot_exact(s->n);
 				first->actual = sum;
 			}
 			wrong++;

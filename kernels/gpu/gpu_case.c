@@ -64,7 +64,9 @@ static void wait_cool(struct strata_gpu_case *g)
 	if (base && !isnan(now.temp_c) && (now.util_gpu_pct <= 0 || isnan(now.util_gpu_pct)) &&
 	    (*base == 0 || now.temp_c < *base))
 		*base = now.temp_c;
-	double target = env_double("STRATA_GPU_COOL_C", base && *base > 0 ? *base + 5.0 : 1e9);
+	/* No idle temperature seen yet (busy at the first case): wait for idle
+	 * only; NAN is "no target" to strata_gpu_wait_cool and null in the record. */
+	double target = env_double("STRATA_GPU_COOL_C", base && *base > 0 ? *base + 5.0 : NAN);
 	strata_gpu_wait_cool(g->nvml, target, timeout > 0 ? timeout : 0, &g->cool);
 	g->cool_done = 1;
 }
@@ -120,6 +122,51 @@ int strata_gpu_case_open(struct strata_gpu_case *g, const struct strata_case *c,
 	}
 	return STRATA_OK;
 #endif
+}
+
+int strata_gpu_case_shared(const struct strata_gpu_case *g, const struct strata_case *c,
+			   MPI_Comm comm, int rc, const char *what)
+{
+	struct gpu_id {
+		char host[MPI_MAX_PROCESSOR_NAME];
+		char bus[32];
+	} mine;
+	int nranks = 1, rank = 0, len = 0;
+	MPI_Comm_size(comm, &nranks);
+	MPI_Comm_rank(comm, &rank);
+	memset(&mine, 0, sizeof(mine));
+	struct gpu_id *all = calloc((size_t)nranks, sizeof(*all));
+	int ok = all != NULL;
+	MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm);
+	if (!ok) {
+		free(all);
+		if (rc == STRATA_OK)
+			strata_case_errorf(c, "%s: out of memory", what);
+		return STRATA_ERROR;
+	}
+	MPI_Get_processor_name(mine.host, &len);
+	if (rc == STRATA_OK && g)
+		snprintf(mine.bus, sizeof(mine.bus), "%s", g->info.pci_bus_id);
+	MPI_Allgather(&mine, (int)sizeof(mine), MPI_BYTE, all, (int)sizeof(mine), MPI_BYTE, comm);
+	int other = -1;
+	for (int r = 0; r < nranks && other < 0; r++)
+		if (r != rank && mine.bus[0] && strcmp(all[r].bus, mine.bus) == 0 &&
+		    strcmp(all[r].host, mine.host) == 0)
+			other = r;
+	free(all);
+	if (other < 0)
+		return rc;
+	int visible = -1;
+#if STRATA_HAVE_CUDA
+	char why[256];
+	if (strata_cuda_device_count(&visible, why, sizeof(why)) != 0)
+		visible = -1;
+#endif
+	strata_case_errorf(c, "%s: ranks %d and %d on host %s both use GPU %d (%s; %d GPU(s) "
+			   "visible to this process): NCCL needs one GPU per rank: skipped",
+			   what, rank < other ? rank : other, rank < other ? other : rank,
+			   mine.host, g->device, mine.bus, visible);
+	return STRATA_SKIP;
 }
 
 int strata_gpu_case_check_memory(const struct strata_gpu_case *g, const struct strata_case *c,
@@ -201,21 +248,37 @@ static json_t *gpu_json(const struct strata_gpu_case *g)
 	return o;
 }
 
+/* NVML's NAN (a GPU that reports no temperature) as null: json_real and
+ * json_pack's "f" refuse NAN, and json_pack's NULL would drop the object. */
+static json_t *real_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *quiescence_json(const struct strata_gpu_cool *cool)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "start_temperature_c", real_or_null(cool->start_temp_c));
+	json_object_set_new(o, "end_temperature_c", real_or_null(cool->end_temp_c));
+	json_object_set_new(o, "target_c", real_or_null(cool->target_c));
+	json_object_set_new(o, "wait_s", json_real(cool->wait_s));
+	json_object_set_new(o, "timeout_s", json_real(cool->timeout_s));
+	json_object_set_new(o, "utilization_at_start_pct", json_integer(cool->util_at_start_pct));
+	json_object_set_new(o, "reached", json_boolean(cool->reached));
+	json_object_set_new(o, "rule",
+			    json_string("before setup: wait until NVML reports 0% utilisation and a "
+					"temperature <= target (STRATA_GPU_COOL_C, default 5 C above "
+					"the coolest idle temperature seen), at most "
+					"STRATA_GPU_COOL_TIMEOUT_S"));
+	return o;
+}
+
 void strata_gpu_case_describe(const struct strata_gpu_case *g, json_t *details, double work,
 			      const char *work_unit)
 {
 	json_object_set_new(details, "gpu", gpu_json(g));
 	if (g->cool_done)
-		json_object_set_new(
-			details, "quiescence",
-			json_pack("{s:f,s:f,s:f,s:f,s:f,s:i,s:b,s:s}", "start_temperature_c",
-				  g->cool.start_temp_c, "end_temperature_c", g->cool.end_temp_c,
-				  "target_c", g->cool.target_c, "wait_s", g->cool.wait_s,
-				  "timeout_s", g->cool.timeout_s, "utilization_at_start_pct",
-				  g->cool.util_at_start_pct, "reached", g->cool.reached, "rule",
-				  "before setup: wait until NVML reports 0% utilisation and a "
-				  "temperature <= target (STRATA_GPU_COOL_C, default 5 C above the "
-				  "coolest idle temperature seen), at most STRATA_GPU_COOL_TIMEOUT_S"));
+		json_object_set_new(details, "quiescence", quiescence_json(&g->cool));
 	if (g->tel_started)
 		json_object_set_new(details, "telemetry", strata_gpu_telemetry_json(&g->sum, g->sample_ms));
 	if (g->nvml_ok)

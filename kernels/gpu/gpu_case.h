@@ -13,7 +13,9 @@
  * Settings from the environment (the same for every GPU case of a run):
  *   STRATA_GPU_COOL_C          temperature to wait for before a case; default:
  *                              5 C above the coolest idle temperature this
- *                              process has seen on that GPU
+ *                              process has seen on that GPU (none seen yet,
+ *                              as when it is busy at the first case: wait for
+ *                              idle only, target null in the record)
  *   STRATA_GPU_COOL_TIMEOUT_S  longest wait, default 30 (0: no wait)
  *   STRATA_GPU_SAMPLE_MS       NVML sampling interval, default 100
  */
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <mpi.h>
 
 #include "harness/suite.h"
 #include "kernels/cuda/cuda_device.h" /* plain C; its functions exist only with CUDA */
@@ -68,6 +71,16 @@ int strata_gpu_case_open(struct strata_gpu_case *g, const struct strata_case *c,
 int strata_gpu_case_check_memory(const struct strata_gpu_case *g, const struct strata_case *c,
 				 double bytes, const char *what);
 
+/* One GPU per rank, as NCCL needs (ncclCommInitRank fails with "Duplicate
+ * GPU detected" otherwise): STRATA_SKIP with the reason in c->err when
+ * another rank of comm on this host uses the same GPU.  Compared by PCI bus
+ * id, not by counting the devices this process sees: under Slurm's
+ * --gpus-per-task or a per-rank CUDA_VISIBLE_DEVICES every rank sees one
+ * device, its own, and that is a valid layout.  Collective over comm; rc is
+ * this rank's status so far (a rank whose GPU did not open, g NULL or not,
+ * compares nothing) and is returned unless a GPU is shared. */
+int strata_gpu_case_shared(const struct strata_gpu_case *g, const struct strata_case *c,
+			   MPI_Comm comm, int rc, const char *what);
 /* Around each run_once: before_run starts the energy count at the first
  * timed repetition; after_run counts the launches of timed repetitions. */
 void strata_gpu_case_before_run(struct strata_gpu_case *g, const struct strata_case *c);

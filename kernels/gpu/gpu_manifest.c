@@ -18,12 +18,17 @@ static json_t *derived_peaks(const struct strata_cuda_device *d, const struct st
 			     int nvml_ok, const struct strata_gpu_model *m)
 {
 	json_t *o = json_object();
-	if (nvml_ok && f->pcie_gen > 0 && f->pcie_width > 0) {
+	/* Not the current link: an idle GPU (as here, before any case) has
+	 * usually dropped it to gen1 to save power (see strata_nvml_pcie_peak_link). */
+	int gen, width;
+	const char *link = nvml_ok ? strata_nvml_pcie_peak_link(f, &gen, &width) : NULL;
+	if (link && strata_gpu_pcie_gbps(gen, width) > 0) {
 		json_object_set_new(o, "pcie_gbps_per_direction",
-				    json_real(strata_gpu_pcie_gbps(f->pcie_gen, f->pcie_width)));
+				    json_real(strata_gpu_pcie_gbps(gen, width)));
 		json_object_set_new(o, "pcie_rule",
-				    json_sprintf("gen%d x%d (current link): lanes x GT/s x encoding / 8",
-						 f->pcie_gen, f->pcie_width));
+				    json_sprintf("gen%d x%d (%s link; current gen%d x%d): lanes x GT/s "
+						 "x encoding / 8",
+						 gen, width, link, f->pcie_gen, f->pcie_width));
 	}
 	double per_link = strata_gpu_nvlink_gbps_per_link(d->cc_major, d->cc_minor);
 	if (nvml_ok && f->nvlinks_active > 0 && per_link > 0) {

@@ -170,12 +170,17 @@ static int get_clock(nvml_return (*fn)(strata_nvml_device, int, unsigned int *),
 void strata_nvml_facts_get(strata_nvml_device dev, struct strata_nvml_facts *f)
 {
 	memset(f, 0, sizeof(*f));
+	/* Every number unknown (-1, as nvml.h promises) until NVML says otherwise,
+	 * also when it is not loaded: 0 would read as "gen 0 x0", "0 MHz". */
 	f->cuda_driver_version = -1;
 	f->memory_total_bytes = -1;
+	f->sm_clock_max_mhz = f->mem_clock_max_mhz = f->sm_clock_mhz = f->mem_clock_mhz = -1;
 	f->ecc_current = f->ecc_pending = -1;
 	f->power_limit_w = -1;
+	f->pcie_gen = f->pcie_width = f->pcie_gen_max = f->pcie_width_max = -1;
 	f->nvlinks_active = -1;
 	f->nvlink_version = -1;
+	f->temperature_c = -1;
 	if (strata_nvml_load(NULL, 0) != 0)
 		return;
 	if (api.name)
@@ -222,6 +227,22 @@ void strata_nvml_facts_get(strata_nvml_device dev, struct strata_nvml_facts *f)
 	unsigned int t = 0;
 	f->temperature_c = api.temperature && api.temperature(dev, TEMPERATURE_GPU, &t) == NVML_OK
 				   ? (int)t : -1;
+}
+
+const char *strata_nvml_pcie_peak_link(const struct strata_nvml_facts *f, int *gen, int *width)
+{
+	if (f->pcie_gen_max > 0 && f->pcie_width_max > 0) {
+		*gen = f->pcie_gen_max;
+		*width = f->pcie_width_max;
+		return "max";
+	}
+	if (f->pcie_gen > 0 && f->pcie_width > 0) {
+		*gen = f->pcie_gen;
+		*width = f->pcie_width;
+		return "current";
+	}
+	*gen = *width = -1;
+	return NULL;
 }
 
 static json_t *int_or_null(long long v)
@@ -587,7 +608,7 @@ void strata_gpu_wait_cool(strata_nvml_device dev, double target_c, double timeou
 	out->util_at_start_pct = isnan(s.util_gpu_pct) ? -1 : (int)s.util_gpu_pct;
 	for (;;) {
 		int idle = isnan(s.util_gpu_pct) || s.util_gpu_pct <= 0;
-		int cool = isnan(s.temp_c) || s.temp_c <= target_c;
+		int cool = isnan(s.temp_c) || isnan(target_c) || s.temp_c <= target_c;
 		double waited = (double)(now_ns() - t0) * 1e-9;
 		if ((idle && cool) || waited >= timeout_s) {
 			out->reached = idle && cool;

@@ -53,6 +53,13 @@ struct strata_nvml_facts {
 	int temperature_c;
 };
 void strata_nvml_facts_get(strata_nvml_device dev, struct strata_nvml_facts *out);
+/* The PCIe link a copy-engine peak assumes: the maximum this GPU and its slot
+ * can train to (pcie_gen_max x pcie_width_max, "max"), because an idle GPU
+ * drops its current link to a lower generation to save power (nvidia-smi -q:
+ * "Current: 1" at idle, back to the maximum under load), so the current link
+ * read before a case understates the peak; the current link ("current") where
+ * the maximum is unknown; NULL (gen and width -1) when neither is known. */
+const char *strata_nvml_pcie_peak_link(const struct strata_nvml_facts *f, int *gen, int *width);
 json_t *strata_nvml_facts_json(const struct strata_nvml_facts *f);
 
 /* One telemetry sample.  A quantity NVML cannot give is NAN. */
@@ -139,8 +146,8 @@ struct strata_gpu_cool {
 	int util_at_start_pct;
 	int reached;            /* 1: idle and at or below target before the timeout */
 };
-/* Wait until the GPU reports 0% utilisation and a temperature <= target_c,
- * polling every 200 ms, for at most timeout_s. */
+/* Wait until the GPU reports 0% utilisation and a temperature <= target_c
+ * (NAN: any temperature), polling every 200 ms, for at most timeout_s. */
 void strata_gpu_wait_cool(strata_nvml_device dev, double target_c, double timeout_s,
 			  struct strata_gpu_cool *out);
 

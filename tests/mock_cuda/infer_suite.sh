@@ -30,8 +30,8 @@ cases:
     max_batch: 4
     prompt_len: "4..12"
     output_len: "4,8"
-    ttft_bound_ms: 200
-    tpot_bound_ms: 50
+    ttft_bound_ms: 2000   # generous: the test is of the cuda path, and ASan on a busy machine is slow
+    tpot_bound_ms: 500
     percentile: 0.9
     min_duration_s: 0.2
     min_queries: 50

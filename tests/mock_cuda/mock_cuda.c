@@ -5,7 +5,17 @@
  * batch strides, buffer offsets, grads-ready ranges, the bias-epilogue
  * fallback) runs and is checked against the CPU model on a machine without a
  * GPU: tests/unit/test_gpt_cuda.c linked with these instead of the CUDA
- * libraries is the ctest test_gpt_cuda_mock (tests/CMakeLists.txt).
+ * libraries is the ctest test_gpt_cuda_mock (tests/CMakeLists.txt).  The
+ * cuBLASLt part also serves kernels/cuda/gemm_cuda.c (the gemm suite, through
+ * strata_mock_cuda and gemm_suite.sh): every type of cuBLASLt's table of
+ * supported combinations that strata uses (64F in double, 32F, TF32 with its
+ * inputs rounded to 10 fraction bits, FP16, BF16, FP8 E4M3 with BF16 C/D and
+ * FP8's TN, multiple-of-16 and sm_89 rules), answered CUBLAS_STATUS_NOT_
+ * SUPPORTED otherwise; a heuristic with three candidates distinct in every
+ * CUBLASLT_ALGO_CONFIG_* (the split-K one sums K in four chunks) within the
+ * preference's workspace; MOCK_GEMM_CORRUPT, MOCK_GEMM_FAIL_ALGO and
+ * MOCK_GEMM_STALE_AFTER inject a wrong (or NaN) element, failing algorithms
+ * and products that write nothing.
  *
  * What it is: "device" memory is host memory, allocated at its exact size and
  * filled with NaN bytes (so ASan catches a product that reads past a buffer
@@ -144,17 +154,104 @@ cudaError_t cudaMemGetInfo(size_t *f, size_t *t)
 
 /* ---- GEMM ----------------------------------------------------------------- */
 
-static float ld_elem(const void *p, cudaDataType t, long i)
+/* Element conversions, shared with mock_gemm.c's fill (so the stand-in's
+ * inputs and outputs round the same way): every type goes through float
+ * first except FP64, as the CUDA conversions of gemm_cuda_fill.cu do. */
+double mock_gemm_load(const void *p, cudaDataType t, long i);
+void mock_gemm_store(void *p, cudaDataType t, long i, double v);
+
+/* float to IEEE binary16, round to nearest even (__float2half_rn). */
+static uint16_t f2h(float f)
 {
-	return t == CUDA_R_16BF ? bf2f(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+	const uint32_t a = u & 0x7fffffffu;
+	if (a > 0x7f800000u)
+		return sign | 0x7e00u;
+	if (a >= 0x477ff000u) /* >= 65520: past half-way from 65504 to 2^16 */
+		return sign | 0x7c00u;
+	if (a < 0x38800000u) { /* below 2^-14: subnormal, units of 2^-24 (exact product) */
+		float v;
+		memcpy(&v, &a, 4);
+		return sign | (uint16_t)lrintf(v * 0x1p24f);
+	}
+	uint32_t r = a - (112u << 23); /* rebias 127 -> 15 */
+	r += 0xfffu + ((r >> 13) & 1u);
+	return sign | (uint16_t)(r >> 13);
 }
 
-static void st_elem(void *p, cudaDataType t, long i, float v)
+static float h2f(uint16_t h)
 {
-	if (t == CUDA_R_16BF)
-		((uint16_t *)p)[i] = f2bf(v);
-	else
-		((float *)p)[i] = v;
+	const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+	float v = e == 0 ? ldexpf((float)m, -24)
+		  : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 0x400), e - 25);
+	return h & 0x8000u ? -v : v;
+}
+
+/* float to FP8 E4M3 (bias 7, no infinities, 0x7f NaN, max 448), round to
+ * nearest even, saturating like __nv_fp8_e4m3(float) (__NV_SATFINITE). */
+static uint8_t f2e4m3(float f)
+{
+	if (isnan(f))
+		return 0x7f;
+	const uint8_t sign = signbit(f) ? 0x80 : 0;
+	const float a = fabsf(f);
+	if (a == 0.0f)
+		return sign;
+	if (a >= 448.0f)
+		return sign | 0x7e;
+	int e2;
+	frexpf(a, &e2);
+	int e = e2 - 1 < -6 ? -6 : e2 - 1;            /* a = 1.x 2^e, or subnormal */
+	int n = (int)rintf(ldexpf(a, 3 - e));         /* significand in units of 2^(e-3) */
+	if (n == 16) {
+		n = 8;
+		e++;
+	}
+	if (n < 8) /* subnormal (e == -6) */
+		return sign | (uint8_t)n;
+	if (e + 7 > 15 || (e + 7 == 15 && n - 8 == 7))
+		return sign | 0x7e;
+	return sign | (uint8_t)(((e + 7) << 3) | (n - 8));
+}
+
+static float e4m32f(uint8_t b)
+{
+	const int e = (b >> 3) & 0xf, m = b & 7;
+	float v = e == 0 ? ldexpf((float)m, -9)
+		  : (e == 15 && m == 7) ? NAN : ldexpf((float)(m | 8), e - 10);
+	return b & 0x80 ? -v : v;
+}
+
+static float e5m22f(uint8_t b)
+{
+	return h2f((uint16_t)(b << 8)); /* E5M2 is the top byte of a binary16 */
+}
+
+double mock_gemm_load(const void *p, cudaDataType t, long i)
+{
+	switch (t) {
+	case CUDA_R_64F: return ((const double *)p)[i];
+	case CUDA_R_32F: return ((const float *)p)[i];
+	case CUDA_R_16F: return h2f(((const uint16_t *)p)[i]);
+	case CUDA_R_16BF: return bf2f(((const uint16_t *)p)[i]);
+	case CUDA_R_8F_E4M3: return e4m32f(((const uint8_t *)p)[i]);
+	case CUDA_R_8F_E5M2: return e5m22f(((const uint8_t *)p)[i]);
+	default: fprintf(stderr, "MOCK: load of data type %d\n", (int)t); abort();
+	}
+}
+
+void mock_gemm_store(void *p, cudaDataType t, long i, double v)
+{
+	switch (t) {
+	case CUDA_R_64F: ((double *)p)[i] = v; break;
+	case CUDA_R_32F: ((float *)p)[i] = (float)v; break;
+	case CUDA_R_16F: ((uint16_t *)p)[i] = f2h((float)v); break;
+	case CUDA_R_16BF: ((uint16_t *)p)[i] = f2bf((float)v); break;
+	case CUDA_R_8F_E4M3: ((uint8_t *)p)[i] = f2e4m3((float)v); break;
+	default: fprintf(stderr, "MOCK: store of data type %d\n", (int)t); abort();
+	}
 }
 
 static void die(const char *what)
@@ -163,33 +260,105 @@ static void die(const char *what)
 	abort();
 }
 
-/* column-major D (m,n) = alpha op(A) op(B) + beta D + bias */
-static void gemm(int ta, int tb, int m, int n, int k, float alpha, const void *A, cudaDataType at,
-		 long lda, const void *B, cudaDataType bt, long ldb, float beta, void *D,
-		 cudaDataType dt, long ldd, const uint16_t *bias)
+/* float to TF32 as the tensor cores read it (cvt.rna.tf32.f32: 10 fraction
+ * bits, nearest, ties away from zero). */
+static float to_tf32(float f)
 {
-	if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldd < m)
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	if ((u & 0x7f800000u) != 0x7f800000u)
+		u = (u + 0x1000u) & 0xffffe000u;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+enum acc_kind { ACC_F32, ACC_TF32, ACC_F64 };
+
+struct gemm_call {
+	int ta, tb, m, n, k;
+	enum acc_kind acc;
+	int splitk;           /* K in this many chunks, summed at the end (split-K) */
+	double alpha, beta;
+	const void *A, *B;
+	cudaDataType at, bt, dt;
+	long lda, ldb, ldd;
+	void *D;
+	const uint16_t *bias; /* bf16, per row of D, or NULL */
+};
+
+/* column-major D (m,n) = alpha op(A) op(B) + beta D + bias.  op(A)'s rows and
+ * op(B)'s columns are unpacked once, so the inner loop is a plain dot product
+ * in the compute type (float, or double for 64F). */
+static void gemm(const struct gemm_call *g)
+{
+	const int m = g->m, n = g->n, k = g->k;
+	if (g->lda < (g->ta ? k : m) || g->ldb < (g->tb ? n : k) || g->ldd < m)
 		die("leading dimension smaller than the rows");
+	const size_t elems = ((size_t)m + (size_t)n) * (size_t)(k ? k : 1);
+	double *ad = malloc(elems * sizeof(double));
+	float *af = malloc(elems * sizeof(float));
+	if (!ad || !af)
+		die("out of memory");
+	double *bd = ad + (size_t)m * (size_t)k;
+	float *bf_ = af + (size_t)m * (size_t)k;
+	for (int i = 0; i < m; i++)
+		for (int p = 0; p < k; p++)
+			ad[(size_t)i * k + p] = mock_gemm_load(g->A, g->at, g->ta ? p + (long)i * g->lda
+									   : i + (long)p * g->lda);
+	for (int j = 0; j < n; j++)
+		for (int p = 0; p < k; p++)
+			bd[(size_t)j * k + p] = mock_gemm_load(g->B, g->bt, g->tb ? j + (long)p * g->ldb
+									   : p + (long)j * g->ldb);
+	if (g->acc != ACC_F64) {
+		for (size_t x = 0; x < (size_t)m * k; x++)
+			af[x] = g->acc == ACC_TF32 ? to_tf32((float)ad[x]) : (float)ad[x];
+		for (size_t x = 0; x < (size_t)n * k; x++)
+			bf_[x] = g->acc == ACC_TF32 ? to_tf32((float)bd[x]) : (float)bd[x];
+	}
+	const int splits = g->splitk > 1 ? g->splitk : 1;
+	const int chunk = (k + splits - 1) / splits;
 	for (int j = 0; j < n; j++) {
 		for (int i = 0; i < m; i++) {
-			float acc = 0.0f;
-			for (int p = 0; p < k; p++) {
-				const float a = ld_elem(A, at, ta ? p + (long)i * lda : i + (long)p * lda);
-				const float b = ld_elem(B, bt, tb ? j + (long)p * ldb : p + (long)j * ldb);
-				acc += a * b;
+			const long d = i + (long)j * g->ldd;
+			if (g->acc == ACC_F64) {
+				const double *a = ad + (size_t)i * k, *b = bd + (size_t)j * k;
+				double total = 0.0;
+				for (int p0 = 0; p0 < k; p0 += chunk) {
+					double part = 0.0;
+					for (int p = p0; p < k && p < p0 + chunk; p++)
+						part += a[p] * b[p];
+					total += part;
+				}
+				double v = g->alpha * total;
+				if (g->beta != 0.0)
+					v += g->beta * mock_gemm_load(g->D, g->dt, d);
+				mock_gemm_store(g->D, g->dt, d, v);
+				continue;
 			}
-			float v = alpha * acc;
-			if (beta != 0.0f)
-				v += beta * ld_elem(D, dt, i + (long)j * ldd);
-			if (bias)
-				v += bf2f(bias[i]);
-			st_elem(D, dt, i + (long)j * ldd, v);
+			const float *a = af + (size_t)i * k, *b = bf_ + (size_t)j * k;
+			float total = 0.0f;
+			for (int p0 = 0; p0 < k; p0 += chunk) {
+				float part = 0.0f;
+				for (int p = p0; p < k && p < p0 + chunk; p++)
+					part += a[p] * b[p];
+				total += part;
+			}
+			float v = (float)g->alpha * total;
+			if (g->beta != 0.0)
+				v += (float)g->beta * (float)mock_gemm_load(g->D, g->dt, d);
+			if (g->bias)
+				v += bf2f(g->bias[i]);
+			mock_gemm_store(g->D, g->dt, d, v);
 		}
 	}
+	free(ad);
+	free(af);
 }
 
 struct mdesc {
-	int ta, tb, epi;
+	cublasComputeType_t compute;
+	cudaDataType_t scale;
+	int ta, tb, epi, fast_accum;
 	const void *bias;
 	int bias_type;
 };
@@ -198,6 +367,114 @@ struct mlayout {
 	uint64_t rows, cols;
 	int64_t ld;
 };
+struct mpref {
+	uint64_t max_workspace;
+};
+
+/* The heuristic's candidates, best first; an algo carries its index under
+ * a tag, so a matmul with an algo that did not come from the heuristic (or
+ * was overwritten) is caught.  Distinct in every CUBLASLT_ALGO_CONFIG_*. */
+#define ALGO_TAG 0x4d4f434b00000000ull /* "MOCK" */
+static const struct mock_algo {
+	int32_t id;
+	uint32_t tile, stages, reduction, swizzle, custom;
+	int32_t splitk;
+	uint16_t cluster;
+	int tile_m, tile_n;
+	size_t workspace;
+} mock_algos[] = {
+	{ 66, CUBLASLT_MATMUL_TILE_128x128, CUBLASLT_MATMUL_STAGES_64x4,
+	  CUBLASLT_REDUCTION_SCHEME_NONE, 0, 0, 1, CUBLASLT_CLUSTER_SHAPE_1x1x1, 128, 128, 0 },
+	{ 67, CUBLASLT_MATMUL_TILE_128x256, CUBLASLT_MATMUL_STAGES_128x3,
+	  CUBLASLT_REDUCTION_SCHEME_NONE, 1, 1, 1, CUBLASLT_CLUSTER_SHAPE_2x1x1, 128, 256,
+	  (size_t)1 << 20 },
+	{ 21, CUBLASLT_MATMUL_TILE_64x128, CUBLASLT_MATMUL_STAGES_32x5,
+	  CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE, 0, 2, 4, CUBLASLT_CLUSTER_SHAPE_1x2x1, 64, 128,
+	  (size_t)4 << 20 },
+};
+#define N_MOCK_ALGOS (int)(sizeof(mock_algos) / sizeof(mock_algos[0]))
+static int n_not_supported;
+
+static const struct mock_algo *algo_of(const cublasLtMatmulAlgo_t *algo)
+{
+	if (!algo)
+		return &mock_algos[0]; /* cuBLASLt runs its own heuristic */
+	if ((algo->data[0] & ~0xffull) != ALGO_TAG || (algo->data[0] & 0xff) >= N_MOCK_ALGOS)
+		die("cublasLtMatmul with an algo that no heuristic returned");
+	return &mock_algos[algo->data[0] & 0xff];
+}
+
+static int is_fp8(cudaDataType t)
+{
+	return t == CUDA_R_8F_E4M3 || t == CUDA_R_8F_E5M2;
+}
+
+/* Shapes that do not chain are the caller's bug: abort.  A combination
+ * cuBLASLt does not support (its table of supported data types; FP8's layout,
+ * size and compute-capability rules) is CUBLAS_STATUS_NOT_SUPPORTED, with the
+ * reason on stderr, as the library answers it. */
+static cublasStatus_t lt_check(const struct mdesc *m, const struct mlayout *a,
+			       const struct mlayout *b, const struct mlayout *c,
+			       const struct mlayout *d)
+{
+	char why[160] = "";
+	int dev = 0, major = 0, minor = 0;
+	if (c->rows != d->rows || c->cols != d->cols || c->ld != d->ld || c->t != d->t)
+		die("C and D layouts differ");
+	const uint64_t M = d->rows, N = d->cols, K = m->ta ? a->rows : a->cols;
+	if ((m->ta ? a->cols : a->rows) != M || (m->tb ? b->rows : b->cols) != N ||
+	    (m->tb ? b->cols : b->rows) != K)
+		die("Lt shapes do not chain");
+	cudaGetDevice(&dev);
+	cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+	cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+	const int cc = major * 10 + minor;
+	const cudaDataType at = a->t, bt = b->t, ct = c->t;
+	switch (m->compute) {
+	case CUBLAS_COMPUTE_64F:
+		if (m->scale != CUDA_R_64F || at != CUDA_R_64F || bt != CUDA_R_64F || ct != CUDA_R_64F)
+			snprintf(why, sizeof(why), "64F compute needs 64F scale, A, B, C");
+		break;
+	case CUBLAS_COMPUTE_32F_FAST_TF32:
+		if (m->scale != CUDA_R_32F || at != CUDA_R_32F || bt != CUDA_R_32F || ct != CUDA_R_32F)
+			snprintf(why, sizeof(why), "32F_FAST_TF32 compute needs 32F scale, A, B, C");
+		else if (cc < 80)
+			snprintf(why, sizeof(why), "TF32 needs compute capability 8.0");
+		break;
+	case CUBLAS_COMPUTE_32F:
+		if (m->scale != CUDA_R_32F) {
+			snprintf(why, sizeof(why), "32F compute needs 32F scale");
+		} else if (at == CUDA_R_32F || at == CUDA_R_16F || at == CUDA_R_16BF) {
+			if (bt != at || (ct != at && ct != CUDA_R_32F))
+				snprintf(why, sizeof(why), "A %d, B %d, C %d: no such combination",
+					 (int)at, (int)bt, (int)ct);
+			else if (at == CUDA_R_16BF && cc < 80)
+				snprintf(why, sizeof(why), "BF16 needs compute capability 8.0");
+		} else if (is_fp8(at) && is_fp8(bt)) {
+			if (at == CUDA_R_8F_E5M2 && bt == CUDA_R_8F_E5M2)
+				snprintf(why, sizeof(why), "FP8 with both A and B E5M2");
+			else if (ct != CUDA_R_16BF && ct != CUDA_R_16F && ct != CUDA_R_32F)
+				snprintf(why, sizeof(why), "FP8 with C type %d", (int)ct);
+			else if (cc < 89)
+				snprintf(why, sizeof(why), "FP8 needs compute capability 8.9");
+			else if (major < 10 && !(m->ta && !m->tb))
+				snprintf(why, sizeof(why), "FP8 before Blackwell needs TN (transa T, transb N)");
+			else if (M % 16 || N % 16 || K % 16 || a->ld % 16 || b->ld % 16 || c->ld % 16)
+				snprintf(why, sizeof(why), "FP8 needs m, n, k and leading dimensions "
+					 "multiples of 16");
+		} else {
+			snprintf(why, sizeof(why), "A %d, B %d: no such combination", (int)at, (int)bt);
+		}
+		break;
+	default:
+		snprintf(why, sizeof(why), "compute type %d", (int)m->compute);
+	}
+	if (!why[0])
+		return CUBLAS_STATUS_SUCCESS;
+	n_not_supported++;
+	fprintf(stderr, "MOCK: cuBLASLt matmul not supported: %s\n", why);
+	return CUBLAS_STATUS_NOT_SUPPORTED;
+}
 
 cublasStatus_t cublasLtCreate(cublasLtHandle_t *h)
 {
@@ -212,9 +489,12 @@ cublasStatus_t cublasLtDestroy(cublasLtHandle_t h)
 cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *d, cublasComputeType_t c,
 					cudaDataType_t s)
 {
-	if (c != CUBLAS_COMPUTE_32F || s != CUDA_R_32F)
-		die("compute/scale type");
-	*d = (cublasLtMatmulDesc_t)calloc(1, sizeof(struct mdesc));
+	struct mdesc *m = calloc(1, sizeof(struct mdesc));
+	if (!m)
+		return CUBLAS_STATUS_ALLOC_FAILED;
+	m->compute = c;
+	m->scale = s;
+	*d = (cublasLtMatmulDesc_t)m;
 	return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d)
@@ -222,12 +502,19 @@ cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d)
 	free(d);
 	return CUBLAS_STATUS_SUCCESS;
 }
+/* The attribute's size must be its type's, as cuBLASLt checks. */
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
 					      cublasLtMatmulDescAttributes_t a, const void *buf,
 					      size_t size)
 {
 	struct mdesc *m = (struct mdesc *)d;
 	int32_t v = 0;
+	size_t want = a == CUBLASLT_MATMUL_DESC_BIAS_POINTER ? sizeof(void *)
+		      : a == CUBLASLT_MATMUL_DESC_FAST_ACCUM ? sizeof(int8_t) : sizeof(int32_t);
+	if (size != want) {
+		fprintf(stderr, "MOCK: desc attribute %d of %zu bytes, not %zu\n", (int)a, size, want);
+		return CUBLAS_STATUS_INVALID_VALUE;
+	}
 	if (size == 4)
 		memcpy(&v, buf, 4);
 	switch (a) {
@@ -235,11 +522,8 @@ cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
 	case CUBLASLT_MATMUL_DESC_TRANSB: m->tb = v == CUBLAS_OP_T; break;
 	case CUBLASLT_MATMUL_DESC_EPILOGUE: m->epi = v; break;
 	case CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE: m->bias_type = v; break;
-	case CUBLASLT_MATMUL_DESC_BIAS_POINTER:
-		if (size != sizeof(void *))
-			die("bias pointer size");
-		memcpy(&m->bias, buf, sizeof(void *));
-		break;
+	case CUBLASLT_MATMUL_DESC_FAST_ACCUM: m->fast_accum = *(const int8_t *)buf; break;
+	case CUBLASLT_MATMUL_DESC_BIAS_POINTER: memcpy(&m->bias, buf, sizeof(void *)); break;
 	default: die("desc attribute");
 	}
 	return CUBLAS_STATUS_SUCCESS;
@@ -247,13 +531,15 @@ cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
 cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *l, cudaDataType t, uint64_t rows,
 					  uint64_t cols, int64_t ld)
 {
+	if (ld < (int64_t)rows)
+		return CUBLAS_STATUS_INVALID_VALUE;
 	struct mlayout *m = calloc(1, sizeof(*m));
+	if (!m)
+		return CUBLAS_STATUS_ALLOC_FAILED;
 	m->t = t;
 	m->rows = rows;
 	m->cols = cols;
 	m->ld = ld;
-	if (ld < (int64_t)rows)
-		return CUBLAS_STATUS_INVALID_VALUE;
 	*l = (cublasLtMatrixLayout_t)m;
 	return CUBLAS_STATUS_SUCCESS;
 }
@@ -264,8 +550,9 @@ cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t l)
 }
 cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *p)
 {
-	*p = (cublasLtMatmulPreference_t)malloc(8);
-	return CUBLAS_STATUS_SUCCESS;
+	/* cuBLASLt's default maximum workspace is 0 */
+	*p = (cublasLtMatmulPreference_t)calloc(1, sizeof(struct mpref));
+	return *p ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_ALLOC_FAILED;
 }
 cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t p)
 {
@@ -276,14 +563,15 @@ cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t p
 						    cublasLtMatmulPreferenceAttributes_t a,
 						    const void *buf, size_t size)
 {
-	(void)p;
-	(void)buf;
 	if (a == CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES && size != 8)
 		die("workspace attr size");
 	if (a != CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES && size != 4)
 		die("alignment attr size");
+	if (a == CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES)
+		memcpy(&((struct mpref *)p)->max_workspace, buf, 8);
 	return CUBLAS_STATUS_SUCCESS;
 }
+/* Up to req of mock_algos that fit the preference's workspace, in order. */
 cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasLtMatmulDesc_t op,
 					      cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
 					      cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t d,
@@ -291,23 +579,96 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasLtMatmul
 					      cublasLtMatmulHeuristicResult_t *res, int *ret)
 {
 	(void)h;
-	(void)a;
-	(void)b;
-	(void)c;
-	(void)d;
-	(void)pref;
-	(void)req;
 	struct mdesc *m = (struct mdesc *)op;
+	const struct mlayout *ld = (const struct mlayout *)d;
 	n_heur++;
-	memset(res, 0, sizeof(*res));
+	*ret = 0;
+	if (req < 1)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	memset(res, 0, sizeof(*res) * (size_t)req);
 	if (m->bias && getenv("MOCK_NO_BIAS_EPILOGUE")) {
 		n_fallback_refusals++;
-		*ret = 0;
 		return CUBLAS_STATUS_SUCCESS;
 	}
-	*ret = 1;
+	cublasStatus_t st = lt_check(m, (const struct mlayout *)a, (const struct mlayout *)b,
+				     (const struct mlayout *)c, ld);
+	if (st != CUBLAS_STATUS_SUCCESS)
+		return st;
+	const uint64_t max_ws = ((const struct mpref *)pref)->max_workspace;
+	for (int i = 0; i < N_MOCK_ALGOS && *ret < req; i++) {
+		const struct mock_algo *x = &mock_algos[i];
+		if (x->workspace > max_ws)
+			continue;
+		cublasLtMatmulHeuristicResult_t *r = &res[*ret];
+		r->algo.data[0] = ALGO_TAG | (uint64_t)i;
+		r->workspaceSize = x->workspace;
+		r->state = CUBLAS_STATUS_SUCCESS;
+		/* CTAs (tiles x splits) over the H100's 132 SMs */
+		r->wavesCount = (float)(((ld->rows + x->tile_m - 1) / x->tile_m) *
+					((ld->cols + x->tile_n - 1) / x->tile_n) * x->splitk) / 132.0f;
+		(*ret)++;
+	}
+	return *ret ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_SUPPORTED;
+}
+/* Sizes as cublasLt.h gives the attributes' types; a wrong size is
+ * CUBLAS_STATUS_INVALID_VALUE, as in cuBLASLt. */
+cublasStatus_t cublasLtMatmulAlgoConfigGetAttribute(const cublasLtMatmulAlgo_t *algo,
+						    cublasLtMatmulAlgoConfigAttributes_t attr,
+						    void *buf, size_t size, size_t *written)
+{
+	const struct mock_algo *x = algo_of(algo);
+	union {
+		int32_t i32;
+		uint32_t u32;
+		uint16_t u16;
+	} v;
+	size_t need = 4;
+	switch (attr) {
+	case CUBLASLT_ALGO_CONFIG_ID: v.i32 = x->id; break;
+	case CUBLASLT_ALGO_CONFIG_TILE_ID: v.u32 = x->tile; break;
+	case CUBLASLT_ALGO_CONFIG_SPLITK_NUM: v.i32 = x->splitk; break;
+	case CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME: v.u32 = x->reduction; break;
+	case CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING: v.u32 = x->swizzle; break;
+	case CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION: v.u32 = x->custom; break;
+	case CUBLASLT_ALGO_CONFIG_STAGES_ID: v.u32 = x->stages; break;
+	case CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID: v.u16 = 0; need = 2; break;
+	case CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID: v.u16 = x->cluster; need = 2; break;
+	default: return CUBLAS_STATUS_INVALID_VALUE;
+	}
+	if (written)
+		*written = need;
+	if (size == 0 && written)
+		return CUBLAS_STATUS_SUCCESS;
+	if (!buf || size != need) {
+		fprintf(stderr, "MOCK: algo config attribute %d of %zu bytes, not %zu\n", (int)attr,
+			size, need);
+		return CUBLAS_STATUS_INVALID_VALUE;
+	}
+	memcpy(buf, &v, need);
 	return CUBLAS_STATUS_SUCCESS;
 }
+
+/* MOCK_GEMM_CORRUPT: after each product, add 1 to one element of D
+ * ("I,J"; any other value: D(m-1, n-1)), or write NaN there ("nan:I,J"). */
+static void corrupt(void *D, cudaDataType dt, long ldd, uint64_t M, uint64_t N)
+{
+	const char *env = getenv("MOCK_GEMM_CORRUPT");
+	long i = (long)M - 1, j = (long)N - 1;
+	int nan = 0;
+	if (!env || !*env)
+		return;
+	if (strncmp(env, "nan:", 4) == 0) {
+		nan = 1;
+		env += 4;
+	}
+	if (sscanf(env, "%ld,%ld", &i, &j) != 2 || i < 0 || j < 0 || i >= (long)M || j >= (long)N) {
+		i = (long)M - 1;
+		j = (long)N - 1;
+	}
+	const long x = i + j * ldd;
+	mock_gemm_store(D, dt, x, nan ? NAN : mock_gemm_load(D, dt, x) + 1.0);
+}
+
 cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t op, const void *alpha,
 			      const void *A, cublasLtMatrixLayout_t la, const void *B,
 			      cublasLtMatrixLayout_t lb, const void *beta, const void *C,
@@ -316,22 +677,24 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t op, const
 			      cudaStream_t s)
 {
 	(void)h;
-	(void)algo;
-	(void)ws;
-	(void)wsb;
 	(void)s;
 	const struct mdesc *m = (const struct mdesc *)op;
 	const struct mlayout *a = (const struct mlayout *)la, *b = (const struct mlayout *)lb;
 	const struct mlayout *c = (const struct mlayout *)lc, *d = (const struct mlayout *)ld;
-	if (C != D || c->rows != d->rows || c->cols != d->cols || c->ld != d->ld || c->t != d->t)
+	if (C != D)
 		die("C != D");
-	const int M = (int)d->rows, N = (int)d->cols;
-	const int K = (int)(m->ta ? a->rows : a->cols);
-	if ((int)(m->ta ? a->cols : a->rows) != M || (int)(m->tb ? b->rows : b->cols) != N ||
-	    (int)(m->tb ? b->cols : b->rows) != K)
-		die("Lt shapes do not chain");
-	if (a->t != CUDA_R_16BF || b->t != CUDA_R_16BF)
-		die("A/B not bf16");
+	cublasStatus_t st = lt_check(m, a, b, c, d);
+	if (st != CUBLAS_STATUS_SUCCESS)
+		return st;
+	const struct mock_algo *x = algo_of(algo);
+	if (x->workspace > wsb || (x->workspace && !ws))
+		return CUBLAS_STATUS_INVALID_VALUE;
+	/* MOCK_GEMM_FAIL_ALGO="66,21": algorithms (CUBLASLT_ALGO_CONFIG_ID) that fail to run */
+	for (const char *f = getenv("MOCK_GEMM_FAIL_ALGO"); f && *f; f += strcspn(f, ","), f += !!*f)
+		if (atoi(f) == x->id)
+			return CUBLAS_STATUS_EXECUTION_FAILED;
+	if (is_fp8(a->t) && ((uintptr_t)A % 16 || (uintptr_t)B % 16 || (uintptr_t)D % 16))
+		die("FP8 matmul with a pointer that is not 16-byte aligned");
 	if (m->epi == CUBLASLT_EPILOGUE_BIAS) {
 		if (!m->bias || m->bias_type != CUDA_R_16BF || d->t != CUDA_R_16BF)
 			die("bias epilogue setup");
@@ -344,14 +707,38 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t op, const
 		die("epilogue");
 	}
 	n_lt++;
-	gemm(m->ta, m->tb, M, N, K, *(const float *)alpha, A, a->t, a->ld, B, b->t, b->ld,
-	     *(const float *)beta, D, d->t, d->ld, m->epi ? (const uint16_t *)m->bias : NULL);
+	/* MOCK_GEMM_STALE_AFTER=N: every product after the process's Nth "runs"
+	 * without writing D (a kernel that silently does nothing) */
+	const char *stale = getenv("MOCK_GEMM_STALE_AFTER");
+	if (stale && *stale && n_lt > atoi(stale))
+		return CUBLAS_STATUS_SUCCESS;
+	const int f64 = m->scale == CUDA_R_64F;
+	struct gemm_call g = {
+		.ta = m->ta, .tb = m->tb, .m = (int)d->rows, .n = (int)d->cols,
+		.k = (int)(m->ta ? a->rows : a->cols),
+		.acc = m->compute == CUBLAS_COMPUTE_64F ? ACC_F64
+		       : m->compute == CUBLAS_COMPUTE_32F_FAST_TF32 ? ACC_TF32 : ACC_F32,
+		.splitk = x->splitk,
+		.alpha = f64 ? *(const double *)alpha : *(const float *)alpha,
+		.beta = f64 ? *(const double *)beta : *(const float *)beta,
+		.A = A, .B = B, .at = a->t, .bt = b->t, .dt = d->t,
+		.lda = (long)a->ld, .ldb = (long)b->ld, .ldd = (long)d->ld, .D = D,
+		.bias = m->epi ? (const uint16_t *)m->bias : NULL,
+	};
+	gemm(&g);
+	corrupt(D, d->t, (long)d->ld, d->rows, d->cols);
 	return CUBLAS_STATUS_SUCCESS;
 }
 const char *cublasGetStatusString(cublasStatus_t s)
 {
-	(void)s;
-	return "mock cublas status";
+	switch (s) {
+	case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+	case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+	case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+	case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+	case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+	default: return "mock cublas status";
+	}
 }
 cublasStatus_t cublasCreate_v2(cublasHandle_t *h)
 {
@@ -385,18 +772,23 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
 		die("batched beta");
 	n_batched++;
 	const size_t ea = 2, eb = 2, ec = ct == CUDA_R_16BF ? 2 : 4;
-	for (int i = 0; i < batch; i++)
-		gemm(ta == CUBLAS_OP_T, tb == CUBLAS_OP_T, m, n, k, *(const float *)alpha,
-		     (const char *)A + (size_t)(i * sa) * ea, at, lda,
-		     (const char *)B + (size_t)(i * sb) * eb, bt, ldb, 0.0f,
-		     (char *)C + (size_t)(i * sc) * ec, ct, ldc, NULL);
+	for (int i = 0; i < batch; i++) {
+		struct gemm_call g = {
+			.ta = ta == CUBLAS_OP_T, .tb = tb == CUBLAS_OP_T, .m = m, .n = n, .k = k,
+			.acc = ACC_F32, .splitk = 1, .alpha = *(const float *)alpha, .beta = 0.0,
+			.A = (const char *)A + (size_t)(i * sa) * ea, .at = at, .lda = lda,
+			.B = (const char *)B + (size_t)(i * sb) * eb, .bt = bt, .ldb = ldb,
+			.D = (char *)C + (size_t)(i * sc) * ec, .dt = ct, .ldd = ldc,
+		};
+		gemm(&g);
+	}
 	return CUBLAS_STATUS_SUCCESS;
 }
 
 static void mock_report(void)
 {
-	fprintf(stderr, "MOCK: %d heuristic calls, %d Lt matmuls (%d with the bias epilogue, %d refused), %d batched\n",
-		n_heur, n_lt, n_bias_epilogues, n_fallback_refusals, n_batched);
+	fprintf(stderr, "MOCK: %d heuristic calls, %d Lt matmuls (%d with the bias epilogue, %d refused, %d not supported), %d batched\n",
+		n_heur, n_lt, n_bias_epilogues, n_fallback_refusals, n_not_supported, n_batched);
 }
 
 /* ---- kernels: C copies of gpt_cuda_kernels.cu's arithmetic ----------------- */

@@ -14,6 +14,9 @@
  *   MOCK_CUDA_DEVICES  devices each process sees (default 1)
  *   MOCK_CUDA_NAME     device name (default "NVIDIA H100 80GB HBM3")
  *   MOCK_CUDA_CC       compute capability as "major.minor" (default 9.0)
+ *   MOCK_CUDA_BUS_BY_RANK=1  device d's PCI bus is 0x18 + d + 8 x the Open MPI
+ *                      local rank, as when each rank sees only its own GPU
+ *                      (Slurm --gpus-per-task, a per-rank CUDA_VISIBLE_DEVICES)
  * What it is not: a model of a GPU's speed, of asynchrony or of streams.
  */
 #include <stdio.h>
@@ -31,7 +34,17 @@ static _Thread_local int current_device;
 static int device_count(void)
 {
 	const char *env = getenv("MOCK_CUDA_DEVICES");
-	return env && atoi(env) > 0 ? atoi(env) : 1;
+	/* 0 is a host without a GPU: cudaGetDeviceCount finds none */
+	return env && *env ? (atoi(env) > 0 ? atoi(env) : 0) : 1;
+}
+
+/* PCI bus number of device dev (see MOCK_CUDA_BUS_BY_RANK). */
+static int device_bus(int dev)
+{
+	const char *by_rank = getenv("MOCK_CUDA_BUS_BY_RANK");
+	const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+	int offset = by_rank && atoi(by_rank) == 1 && local ? 8 * atoi(local) : 0;
+	return 0x18 + dev + offset;
 }
 
 static const char *device_name(void)
@@ -115,7 +128,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int dev)
 	p->sharedMemPerBlock = 48 << 10;
 	p->sharedMemPerBlockOptin = 227 << 10;
 	p->asyncEngineCount = 3;
-	p->pciBusID = 0x18 + dev;
+	p->pciBusID = device_bus(dev);
 	return cudaSuccess;
 }
 
@@ -123,7 +136,7 @@ cudaError_t cudaDeviceGetPCIBusId(char *id, int len, int dev)
 {
 	if (dev < 0 || dev >= device_count())
 		return cudaErrorInvalidDevice;
-	snprintf(id, (size_t)len, "0000:%02X:00.0", 0x18 + dev);
+	snprintf(id, (size_t)len, "0000:%02X:00.0", device_bus(dev));
 	return cudaSuccess;
 }
 
@@ -144,10 +157,13 @@ size_t cublasLtGetVersion(void)
 
 /* ---- synchronous copies, sets, host registration ----------------------------- */
 
+void mock_membw_copy_fault(void *d, size_t n);
+
 cudaError_t cudaMemcpy(void *d, const void *s, size_t n, enum cudaMemcpyKind k)
 {
 	(void)k;
 	memmove(d, s, n);
+	mock_membw_copy_fault(d, n); /* MOCK_COPY_CORRUPT: see the membw section */
 	return cudaSuccess;
 }
 cudaError_t cudaMemcpy2D(void *d, size_t dp, const void *s, size_t sp, size_t w, size_t h,
@@ -228,4 +244,23 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int flag
 	(void)e;
 	(void)flags;
 	return cudaSuccess;
+}
+
+/* ---- membw ------------------------------------------------------------------- */
+
+/* MOCK_COPY_CORRUPT=1 (tests only): every synchronous cudaMemcpy of at least
+ * 16 bytes adds 1 to its middle 8-byte word.  copy_cuda.c stages each device
+ * source (d2h, d2d, bidir) and reads each device destination back for its
+ * check (h2d, d2d, bidir) with cudaMemcpy, so every direction ends with that
+ * word wrong (d2d twice: +2, never undone) and its check must name it. */
+void mock_membw_copy_fault(void *d, size_t n)
+{
+	const char *env = getenv("MOCK_COPY_CORRUPT");
+	if (!env || atoi(env) != 1 || n < 16)
+		return;
+	unsigned long long w;
+	char *at = (char *)d + n / 8 / 2 * 8;
+	memcpy(&w, at, sizeof(w));
+	w += 1;
+	memcpy(at, &w, sizeof(w));
 }

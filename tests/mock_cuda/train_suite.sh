@@ -139,6 +139,6 @@ recs = [json.loads(l) for l in open(sys.argv[1])]
 recs = [r for r in recs if r.get("type") == "case"]
 assert recs[0]["status"] == "passed", recs[0].get("reason")  # ranks: 1
 assert recs[1]["status"] == "skipped", recs[1]["status"]
-assert "2 training ranks on this host but 1 visible GPU(s)" in recs[1]["reason"], recs[1]["reason"]
+assert "ranks 0 and 1 on host" in recs[1]["reason"] and "both use GPU 0" in recs[1]["reason"], recs[1]["reason"]
 PY
 echo "PASS"
