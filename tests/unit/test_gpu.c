@@ -103,6 +103,30 @@ static void test_link_peaks(void **unused)
 	assert_true(strata_gpu_nvlink_gbps_per_link(8, 6) == 0); /* consumer Ampere: none */
 }
 
+/* The copy-engine peak's link: the maximum (an idle GPU reports gen1), else
+ * the current one, else none. */
+static void test_pcie_peak_link(void **unused)
+{
+	(void)unused;
+	struct strata_nvml_facts f;
+	int gen = 0, width = 0;
+	memset(&f, 0, sizeof(f));
+	f.pcie_gen = 1;
+	f.pcie_width = 16;
+	f.pcie_gen_max = 5;
+	f.pcie_width_max = 16;
+	assert_string_equal(strata_nvml_pcie_peak_link(&f, &gen, &width), "max");
+	assert_int_equal(gen, 5);
+	assert_int_equal(width, 16);
+	f.pcie_gen_max = f.pcie_width_max = -1;
+	assert_string_equal(strata_nvml_pcie_peak_link(&f, &gen, &width), "current");
+	assert_int_equal(gen, 1);
+	f.pcie_gen = f.pcie_width = -1;
+	assert_null(strata_nvml_pcie_peak_link(&f, &gen, &width));
+	assert_int_equal(gen, -1);
+	assert_int_equal(width, -1);
+}
+
 /* ---- GEMM numerics -------------------------------------------------------------- */
 
 static void test_gemm_dtypes(void **unused)
@@ -487,6 +511,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_peak_table_lookup),
 		cmocka_unit_test(test_link_peaks),
+		cmocka_unit_test(test_pcie_peak_link),
 		cmocka_unit_test(test_gemm_dtypes),
 		cmocka_unit_test(test_gemm_tolerance_scales_with_k_and_type),
 		cmocka_unit_test(test_gemm_inputs_and_reference),
