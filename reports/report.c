@@ -8,6 +8,7 @@
 
 #include "reports/limits.h"
 #include "reports/report_e2e.h"
+#include "reports/report_gpu.h"
 #include "reports/report_charts.h"
 
 #define str strata_json_str
@@ -224,6 +225,20 @@ void strata_report_key_params(const json_t *recs, const char *suite, const char 
 	}
 }
 
+void strata_report_case_label(const json_t *recs, const json_t *rec, char *buf, size_t len)
+{
+	const char *names[16];
+	size_t nn;
+	strata_report_key_params(recs, str(rec, "suite"), names, &nn);
+	size_t off = (size_t)snprintf(buf, len, "%s", str(rec, "variant"));
+	for (size_t k = 0; k < nn && off < len; k++) {
+		char v[64];
+		strata_json_value_text(json_object_get(json_object_get(rec, "params"), names[k]), v,
+		                       sizeof(v));
+		off += (size_t)snprintf(buf + off, len - off, " %s=%s", names[k], v);
+	}
+}
+
 static void suite_table(const json_t *recs, const char *suite, struct strata_doc *d)
 {
 	const char *names[16];
@@ -428,6 +443,7 @@ void strata_report_build(const struct strata_run *run, const struct strata_peaks
 		seen[ns++] = s;
 		suite_table(run->records, s, d);
 		strata_report_e2e_section(run->records, s, d);
+		strata_report_gpu_section(run->records, s, d);
 		strata_report_suite_charts(run->records, s, d);
 	}
 

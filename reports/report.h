@@ -22,9 +22,14 @@ void strata_report_build(const struct strata_run *run, const struct strata_peaks
 
 /* The parameters that vary over suite's records in recs, in table order
  * (at most 16; names point into the records).  The results table's columns
- * and the end-to-end tables' case labels (report_e2e.c). */
+ * and the case labels of the tables under it. */
 void strata_report_key_params(const json_t *recs, const char *suite, const char **names,
                               size_t *n);
+
+/* A record's row label in the tables under its suite's results table:
+ * "variant" plus the parameters that vary over the suite's records (the
+ * results table's columns), so rows can be matched with it. */
+void strata_report_case_label(const json_t *recs, const json_t *rec, char *buf, size_t len);
 
 /* Write the Markdown summary of run to out (peaks from the manifest only). */
 void strata_report_markdown(const struct strata_run *run, FILE *out);

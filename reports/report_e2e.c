@@ -28,21 +28,6 @@ static double median(const json_t *rec, const char *metric)
 	return num(at(rec, "metrics", metric), "median");
 }
 
-/* "variant" plus the parameters that vary over the suite's records, the
- * columns of the results table above (report.c), so rows can be matched. */
-static void label(const json_t *recs, const json_t *rec, char *buf, size_t len)
-{
-	const char *names[16];
-	size_t nn;
-	strata_report_key_params(recs, str(rec, "suite"), names, &nn);
-	size_t off = (size_t)snprintf(buf, len, "%s", str(rec, "variant"));
-	for (size_t k = 0; k < nn && off < len; k++) {
-		char v[64];
-		strata_json_value_text(at(rec, "params", names[k]), v, sizeof(v));
-		off += (size_t)snprintf(buf + off, len - off, " %s=%s", names[k], v);
-	}
-}
-
 /* Percent of the step, or "-" when the step time is not there. */
 static void share(char *buf, size_t len, double part, double step)
 {
@@ -80,7 +65,7 @@ static void train_throughput(const json_t *recs, struct strata_doc *d)
 			                     "all-reduce exposed (hidden ms)", "optimizer");
 		}
 		char lb[160], sh[6][16];
-		label(recs, r, lb, sizeof(lb));
+		strata_report_case_label(recs, r, lb, sizeof(lb));
 		const json_t *m = json_object_get(det, "model"), *b = json_object_get(det, "batch");
 		const json_t *ar = json_object_get(det, "allreduce");
 		double step = num(br, "step");
@@ -116,7 +101,7 @@ static void train_throughput(const json_t *recs, struct strata_doc *d)
 		if (!is_passed(r, "train") || isnan(eff))
 			continue;
 		char lb[160];
-		label(recs, r, lb, sizeof(lb));
+		strata_report_case_label(recs, r, lb, sizeof(lb));
 		strata_doc_item(d, "%s: scaling efficiency %.1f%% over %.0f ranks (%s)", lb, eff,
 		                num(at(r, "details", "scaling"), "ranks"),
 		                str(at(r, "details", "scaling"), "how"));
@@ -199,7 +184,7 @@ static void infer_summary(const json_t *recs, struct strata_doc *d)
 		const json_t *e2e = json_object_get(lat, "e2e");
 		const char *scen = str(sv, "scenario");
 		char lb[160], head[128];
-		label(recs, r, lb, sizeof(lb));
+		strata_report_case_label(recs, r, lb, sizeof(lb));
 		if (!strcmp(scen, "server") && !isnan(median(r, "max_valid_rate")))
 			snprintf(head, sizeof(head), "max valid rate %.4g queries/s",
 			         median(r, "max_valid_rate"));

@@ -54,6 +54,26 @@ struct strata_stream_cuda_error {
 int64_t strata_stream_cuda_check(struct strata_stream_cuda *s, int kernel,
 				 struct strata_stream_cuda_error *first, char *err, size_t err_len);
 
+/* Device launchers of stream_cuda.cu (used by stream_cuda.c): each returns
+ * cudaGetLastError() as an int.  a, b, c hold n doubles (n even); the
+ * kernels work on n / 2 double2 pairs with `blocks` blocks of
+ * STRATA_STREAM_CUDA_THREADS threads in grid-stride loops. */
+/* Resident blocks per SM of the kernels (cudaOccupancyMaxActiveBlocksPerMultiprocessor
+ * of triad's; every kernel has the same shape). */
+int strata_streamk_blocks_per_sm(int *per_sm);
+/* a, b, c set to their initial values (stream_gpu_pattern.h). */
+int strata_streamk_init(double *a, double *b, double *c, size_t n, int blocks, void *stream);
+/* One launch of kernel (enum strata_stream_gpu_kernel); dot writes one
+ * partial sum per block into partial. */
+int strata_streamk_launch(int kernel, double *a, double *b, double *c, double *partial, size_t n,
+			  int blocks, void *stream);
+/* Count the wrong elements of a, b, c after kernel into *count and the least
+ * index * 4 + array of a wrong one into *first (both device words, set by
+ * the caller to 0 and ~0 first). */
+int strata_streamk_check(const double *a, const double *b, const double *c, size_t n, int kernel,
+			 unsigned long long *count, unsigned long long *first, int blocks,
+			 void *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,8 +54,12 @@ for r in recs:
     assert d["weight_checks"]["checks"] >= 3 and d["weight_checks"]["mismatches"] == 0, d["weight_checks"]
     br = d["step_breakdown_s"]
     parts = sum(br[k] for k in ("data_wait", "forward", "backward", "allreduce_exposed", "optimizer"))
-    # medians of parts need not add to the median step exactly; within 50%
-    assert 0.5 * br["step"] <= parts <= 1.5 * br["step"], br
+    # Medians of parts need not add to the median step exactly, and on a
+    # busy shared machine the time a rank is descheduled between phases (or
+    # waits for a descheduled one) falls in no phase: no more than the step
+    # plus half, no less than a quarter (a unit slip or a phase counted
+    # twice is off by far more).
+    assert 0.25 * br["step"] <= parts <= 1.5 * br["step"], br
     assert d["data"]["bytes_read_all_ranks"] > 0, d["data"]
     assert d["corpus"]["loss_floor_nats"] > 0
     assert d["train_loss"]["last"] == d["train_loss"]["last"]  # finite

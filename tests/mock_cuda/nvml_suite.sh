@@ -10,6 +10,8 @@
 # never cools is waited for until the timeout and recorded as not reached;
 # a busy GPU is waited for until idle; a GPU without a temperature sensor, an
 # NVML that fails to initialise and no NVML at all still run, and say so.
+# `strata report` shows the conditions table and flags the throttled, the
+# warm and the ECC-error cases (reports/report_gpu.c).
 # The knobs (MOCK_NVML_*) are described at the top of mock_nvml.c.
 # $1 = strata_mock_cuda, $2 = source dir (tests/integration/lib.sh).
 source "$2/tests/integration/lib.sh" "$1" "$2"
@@ -121,6 +123,13 @@ print("nvml: facts, peaks, cool-down %.2f s from %.0f C, telemetry, %.1f J (%.3f
     recs[0]["details"]["energy"]["efficiency"]["value"]))
 PY
 
+report_says() { # report_says NAME TEXT: `strata report` on run NAME writes TEXT in summary.md
+	expect_exit 0 "$STRATA" report "$WORK/$1"
+	grep -qF -- "$2" "$WORK/$1/summary.md" || { cat "$WORK/$1/summary.md" >&2; die "$1's report lacks '$2'"; }
+}
+report_says main "| case | GPU | start C (cool-down s) | SM MHz min / median |"
+report_says main "| no |"
+
 # 2. Clock-event reasons sw_power_cap|sw_thermal: flagged, not failed.
 run_nvml throttle MOCK_NVML_THROTTLE=1
 check throttle <<'PY'
@@ -131,6 +140,8 @@ for r in recs:
     assert t["sm_clock"]["max"] == 1410.0, t["sm_clock"]
 print("nvml: throttling flagged")
 PY
+report_says throttle "| yes: "
+report_says throttle "clocks throttled (sw_power_cap,sw_thermal)"
 
 # 3. A GPU that never cools below 95 C: waited for until the timeout, then
 #    the case runs and the record says the target was not reached.
@@ -145,6 +156,7 @@ for r in recs:
     assert r["details"]["telemetry"]["temperature"]["min"] == 95.0, r["details"]["telemetry"]
 print("nvml: too hot -> waited %.2f s, recorded as not reached" % recs[0]["details"]["quiescence"]["wait_s"])
 PY
+report_says hot "started warm: 95 C after the 0.5 s cool-down limit (target 45 C)"
 
 # 4. Busy (100% utilisation for 1 s after init), no target set: the first
 #    case has no idle temperature to aim at, so it waits for idle only.
@@ -164,6 +176,7 @@ for r in recs:
     assert u["delta"] > 0 and u["end"] == u["start"] + u["delta"], u
 print("nvml: uncorrectable ECC errors during the case recorded")
 PY
+report_says ecc "new uncorrectable ECC error(s)"
 
 # 6. No temperature sensor: the wait and the record go on without one.
 run_nvml notemp MOCK_NVML_NO_TEMP=1 STRATA_GPU_COOL_C=45
@@ -191,6 +204,7 @@ for r in recs:
     assert dt["energy"]["joules"] is None and dt["energy"]["source"] == "none: NVML unavailable", dt["energy"]
 print("nvml: init failure recorded, cases run")
 PY
+report_says initfail "GPU conditions: no telemetry, energy or cool-down figures (nvmlInit_v2 failed"
 
 # 8. No libnvidia-ml.so.1 at all (unless this host has a real driver).
 if /sbin/ldconfig -p 2>/dev/null | grep -q 'libnvidia-ml\.so\.1 '; then

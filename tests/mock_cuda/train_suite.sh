@@ -9,7 +9,8 @@
 #     device memory equals the setup's estimate, a checkpoint is written;
 #  2. time to train on cuda: runs converge to the target;
 #  3. ranks that drift apart (the test-only fault) fail the case;
-#  4. two ranks on one visible "GPU" are skipped with the reason.
+#  4. two ranks on one visible "GPU" are skipped with the reason;
+#  5. two ranks that each see only their own "GPU" train.
 # $1 = strata_mock_cuda, $2 = source dir (tests/integration/lib.sh).
 source "$2/tests/integration/lib.sh" "$1" "$2"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MOCK_CUDA_DEVICES=2
@@ -140,5 +141,15 @@ recs = [r for r in recs if r.get("type") == "case"]
 assert recs[0]["status"] == "passed", recs[0].get("reason")  # ranks: 1
 assert recs[1]["status"] == "skipped", recs[1]["status"]
 assert "ranks 0 and 1 on host" in recs[1]["reason"] and "both use GPU 0" in recs[1]["reason"], recs[1]["reason"]
+PY
+
+# 5. Two training ranks, each seeing only its own GPU (distinct PCI buses, as
+#    under Slurm's --gpus-per-task): a valid layout, so both cases train.
+MOCK_CUDA_DEVICES=1 MOCK_CUDA_BUS_BY_RANK=1 expect_exit 0 mpirun_x -x MOCK_CUDA_BUS_BY_RANK \
+  "$STRATA" run "$WORK/tp.yaml" -o "$WORK/own-gpu"
+/usr/bin/python3 - "$WORK/own-gpu/results.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if '"type":"case"' in l.replace(" ", "")]
+assert [r["status"] for r in recs] == ["passed", "passed"], [(r["status"], r.get("reason")) for r in recs]
 PY
 echo "PASS"
