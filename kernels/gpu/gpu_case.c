@@ -61,13 +61,23 @@ static void wait_cool(struct strata_gpu_case *g)
 	strata_nvml_sample(g->nvml, &now);
 	double *base = g->device < MAX_DEVICES ? &idle_baseline_c[g->device] : NULL;
 	/* 0 is "never seen" (no GPU idles at 0 C). */
+	int first = base && *base == 0;
 	if (base && !isnan(now.temp_c) && (now.util_gpu_pct <= 0 || isnan(now.util_gpu_pct)) &&
 	    (*base == 0 || now.temp_c < *base))
 		*base = now.temp_c;
 	/* No idle temperature seen yet (busy at the first case): wait for idle
 	 * only; NAN is "no target" to strata_gpu_wait_cool and null in the record. */
+	const char *planned = getenv("STRATA_GPU_COOL_C");
 	double target = env_double("STRATA_GPU_COOL_C", base && *base > 0 ? *base + 5.0 : NAN);
-	strata_gpu_wait_cool(g->nvml, target, timeout > 0 ? timeout : 0, &g->cool);
+	/* The first case on a GPU has no idle temperature from this run to aim
+	 * at, and its first reading may be of a GPU still cooling from earlier
+	 * work (a previous job): it also waits until the temperature stops
+	 * falling, and what it settles at becomes the baseline. */
+	double settle = first && !(planned && *planned) ? env_double("STRATA_GPU_SETTLE_S", 5.0) : 0;
+	strata_gpu_wait_cool(g->nvml, target, settle, timeout > 0 ? timeout : 0, &g->cool);
+	if (base && g->cool.reached && !isnan(g->cool.end_temp_c) &&
+	    (*base == 0 || g->cool.end_temp_c < *base))
+		*base = g->cool.end_temp_c;
 	g->cool_done = 1;
 }
 #endif
@@ -261,6 +271,7 @@ static json_t *quiescence_json(const struct strata_gpu_cool *cool)
 	json_object_set_new(o, "start_temperature_c", real_or_null(cool->start_temp_c));
 	json_object_set_new(o, "end_temperature_c", real_or_null(cool->end_temp_c));
 	json_object_set_new(o, "target_c", real_or_null(cool->target_c));
+	json_object_set_new(o, "settle_s", json_real(cool->settle_s));
 	json_object_set_new(o, "wait_s", json_real(cool->wait_s));
 	json_object_set_new(o, "timeout_s", json_real(cool->timeout_s));
 	json_object_set_new(o, "utilization_at_start_pct", json_integer(cool->util_at_start_pct));
@@ -268,8 +279,10 @@ static json_t *quiescence_json(const struct strata_gpu_cool *cool)
 	json_object_set_new(o, "rule",
 			    json_string("before setup: wait until NVML reports 0% utilisation and a "
 					"temperature <= target (STRATA_GPU_COOL_C, default 5 C above "
-					"the coolest idle temperature seen), at most "
-					"STRATA_GPU_COOL_TIMEOUT_S"));
+					"the coolest idle temperature seen) and, on the first case on "
+					"this GPU without STRATA_GPU_COOL_C, until the temperature "
+					"fell by less than 1 C over the last settle_s "
+					"(STRATA_GPU_SETTLE_S), at most STRATA_GPU_COOL_TIMEOUT_S"));
 	return o;
 }
 

@@ -16,6 +16,11 @@
  *                              process has seen on that GPU (none seen yet,
  *                              as when it is busy at the first case: wait for
  *                              idle only, target null in the record)
+ *   STRATA_GPU_SETTLE_S        the first case on each GPU, when STRATA_GPU_COOL_C
+ *                              is unset, also waits until the temperature fell
+ *                              by less than 1 C over this many seconds (a GPU
+ *                              still cooling from earlier work), default 5
+ *                              (0: no such wait; at most 10)
  *   STRATA_GPU_COOL_TIMEOUT_S  longest wait, default 30 (0: no wait)
  *   STRATA_GPU_SAMPLE_MS       NVML sampling interval, default 100
  */

@@ -595,11 +595,17 @@ void strata_gpu_telemetry_release(struct strata_gpu_telemetry *tel)
 
 /* ---- quiescence ---------------------------------------------------------------------- */
 
-void strata_gpu_wait_cool(strata_nvml_device dev, double target_c, double timeout_s,
-			  struct strata_gpu_cool *out)
+void strata_gpu_wait_cool(strata_nvml_device dev, double target_c, double settle_s,
+			  double timeout_s, struct strata_gpu_cool *out)
 {
+	enum { POLL_MS = 200, HIST = 10 * 1000 / POLL_MS + 2 };
+	double hist_t[HIST], hist_c[HIST]; /* the last samples, for the settle rule */
+	int n_hist = 0;
 	memset(out, 0, sizeof(*out));
+	if (settle_s > 10)
+		settle_s = 10;
 	out->target_c = target_c;
+	out->settle_s = settle_s > 0 ? settle_s : 0;
 	out->timeout_s = timeout_s;
 	long long t0 = now_ns();
 	struct strata_gpu_sample s;
@@ -607,16 +613,33 @@ void strata_gpu_wait_cool(strata_nvml_device dev, double target_c, double timeou
 	out->start_temp_c = s.temp_c;
 	out->util_at_start_pct = isnan(s.util_gpu_pct) ? -1 : (int)s.util_gpu_pct;
 	for (;;) {
+		double waited = (double)(now_ns() - t0) * 1e-9;
 		int idle = isnan(s.util_gpu_pct) || s.util_gpu_pct <= 0;
 		int cool = isnan(s.temp_c) || isnan(target_c) || s.temp_c <= target_c;
-		double waited = (double)(now_ns() - t0) * 1e-9;
-		if ((idle && cool) || waited >= timeout_s) {
-			out->reached = idle && cool;
+		/* Settled: the youngest sample at least settle_s old is less
+		 * than STRATA_GPU_SETTLE_DROP_C warmer than now. */
+		int settled = !(settle_s > 0) || isnan(s.temp_c);
+		for (int k = n_hist - 1; k >= 0 && !settled; k--) {
+			if (waited - hist_t[k] >= settle_s) {
+				settled = hist_c[k] - s.temp_c < STRATA_GPU_SETTLE_DROP_C;
+				break;
+			}
+		}
+		if ((idle && cool && settled) || waited >= timeout_s) {
+			out->reached = idle && cool && settled;
 			out->end_temp_c = s.temp_c;
 			out->wait_s = waited;
 			return;
 		}
-		struct timespec ts = { 0, 200 * 1000000L };
+		/* Keep the newest HIST samples (10 s and more). */
+		if (n_hist == HIST) {
+			memmove(hist_t, hist_t + 1, (HIST - 1) * sizeof(double));
+			memmove(hist_c, hist_c + 1, (HIST - 1) * sizeof(double));
+			n_hist--;
+		}
+		hist_t[n_hist] = waited;
+		hist_c[n_hist++] = s.temp_c;
+		struct timespec ts = { 0, POLL_MS * 1000000L };
 		nanosleep(&ts, NULL);
 		strata_nvml_sample(dev, &s);
 	}

@@ -141,14 +141,20 @@ struct strata_gpu_cool {
 	double start_temp_c;    /* when the wait began */
 	double end_temp_c;      /* when it ended */
 	double target_c;        /* temperature waited for */
+	double settle_s;        /* > 0: also waited for the temperature to settle */
 	double wait_s;
 	double timeout_s;
 	int util_at_start_pct;
-	int reached;            /* 1: idle and at or below target before the timeout */
+	int reached;            /* 1: idle, at or below target (and settled) before the timeout */
 };
+/* A temperature has settled when it fell by less than this over the last
+ * settle_s seconds. */
+#define STRATA_GPU_SETTLE_DROP_C 1.0
 /* Wait until the GPU reports 0% utilisation and a temperature <= target_c
- * (NAN: any temperature), polling every 200 ms, for at most timeout_s. */
-void strata_gpu_wait_cool(strata_nvml_device dev, double target_c, double timeout_s,
-			  struct strata_gpu_cool *out);
+ * (NAN: any temperature) and, when settle_s > 0 (at most 10 s), one that has
+ * stopped falling (less than STRATA_GPU_SETTLE_DROP_C over the last settle_s),
+ * polling every 200 ms, for at most timeout_s. */
+void strata_gpu_wait_cool(strata_nvml_device dev, double target_c, double settle_s,
+			  double timeout_s, struct strata_gpu_cool *out);
 
 #endif

@@ -40,8 +40,8 @@ cases:
     max_batch: 4
     prompt_len: "8..24"
     output_len: "4,8,16"
-    ttft_bound_ms: 20
-    tpot_bound_ms: 5
+    ttft_bound_ms: 100   # loose: ranks share 2 cores with other tests, and a
+    tpot_bound_ms: 25    # descheduled rank must not make every Server rate INVALID
     percentile: 0.9
     min_duration_s: 0.3
     min_queries: 50
@@ -176,7 +176,7 @@ for r in recs:
         assert abs(m["max_valid_rate"]["median"] - 2 * s["confirmed_rate_qps"]) < 1e-6 * s["max_valid_rate_qps"], m
         for f in ("e2e_p99", "ttft_p99", "tpot_p99", "queries_per_s", "tokens_per_s"):
             assert m[f]["median"] > 0, (f, m)
-        assert d["run_rules"]["ttft_bound_ms"] == 20 and d["run_rules"]["percentile"] == 0.9, d["run_rules"]
+        assert d["run_rules"]["ttft_bound_ms"] == 100 and d["run_rules"]["percentile"] == 0.9, d["run_rules"]
         basis = m["max_valid_rate"]["median"]
     else:
         off = d["offline"]

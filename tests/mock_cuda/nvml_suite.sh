@@ -18,7 +18,7 @@ source "$2/tests/integration/lib.sh" "$1" "$2"
 MOCK_NVML_DIR="$(cd "$(dirname "$1")" && pwd)/mock_nvml"
 [ -f "$MOCK_NVML_DIR/libnvidia-ml.so.1" ] || die "no fake NVML at $MOCK_NVML_DIR"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MOCK_CUDA_DEVICES=2
-export STRATA_GPU_SAMPLE_MS=20 STRATA_GPU_COOL_TIMEOUT_S=10
+export STRATA_GPU_SAMPLE_MS=20 STRATA_GPU_COOL_TIMEOUT_S=10 STRATA_GPU_SETTLE_S=0.3
 unset STRATA_GPU_COOL_C
 
 # Two small h2d cases, one per "GPU" (bus 0x18 and 0x19).
@@ -129,6 +129,28 @@ report_says() { # report_says NAME TEXT: `strata report` on run NAME writes TEXT
 }
 report_says main "| case | GPU | start C (cool-down s) | SM MHz min / median |"
 report_says main "| no |"
+
+# 1b. No STRATA_GPU_COOL_C, a GPU still cooling from earlier work (60 C,
+#     10 C/s down to 35): the first case on it waits until the temperature
+#     stops falling (1 s settle window), the next one on the same GPU aims
+#     at what it settled at + 5 C and does not wait.
+cat >"$WORK/settle.yaml" <<YAML
+name: nvml-settle
+run: {warmup: {iterations: 0}, repetitions: {count: 2, min_seconds: 0}, timeout_s: 60}
+cases:
+  - {suite: membw, device: cuda, kernel: h2d, array_bytes: [64K, 128K], gpu: 0}
+YAML
+expect_exit 0 env LD_LIBRARY_PATH="$MOCK_NVML_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+	MOCK_NVML_TEMP_START=60 MOCK_NVML_COOL_C_PER_S=10 STRATA_GPU_SETTLE_S=1 \
+	timeout -k 5 120 "$STRATA" run "$WORK/settle.yaml" -o "$WORK/settle"
+check settle <<'PY'
+q0, q1 = (r["details"]["quiescence"] for r in recs)
+# 25 C of cooling at 10 C/s, then 1 s without a 1 C drop.
+assert q0["settle_s"] == 1.0 and q0["reached"] is True and q0["end_temperature_c"] == 35.0, q0
+assert 3.2 <= q0["wait_s"] < 8.0, q0
+assert q1["settle_s"] == 0.0 and q1["target_c"] == 40.0 and q1["wait_s"] < 0.5, q1
+print("nvml: first case waited %.2f s for the GPU to settle at %.0f C" % (q0["wait_s"], q0["end_temperature_c"]))
+PY
 
 # 2. Clock-event reasons sw_power_cap|sw_thermal: flagged, not failed.
 run_nvml throttle MOCK_NVML_THROTTLE=1
