@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Every GPU suite in one run, as configs/gpu-smoke.yaml has them but small,
+# on the host stand-in (strata_mock_cuda) with the fake NVML, under
+# mpirun -np 2 (one "GPU" per rank): the records and the manifest pass the
+# JSON schemas (docs/schema, tests/integration/check_run.py), every case
+# passes but the in-place all-to-all (skipped with its reason), and
+# `strata report` writes the results and GPU conditions tables for each
+# suite.  What the per-suite scripts beside this one do not see: the suites
+# one after another in one process (the NCCL communicator cache, the
+# cool-down baseline, the GPU chosen per case) and the records' shape.
+# $1 = strata_mock_cuda, $2 = source dir (tests/integration/lib.sh).
+source "$2/tests/integration/lib.sh" "$1" "$2"
+MOCK_NVML_DIR="$(cd "$(dirname "$1")" && pwd)/mock_nvml"
+[ -f "$MOCK_NVML_DIR/libnvidia-ml.so.1" ] || die "no fake NVML at $MOCK_NVML_DIR"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MOCK_CUDA_DEVICES=2
+export STRATA_GPU_SAMPLE_MS=20 STRATA_GPU_COOL_TIMEOUT_S=5 STRATA_GPU_SETTLE_S=0.3
+export LD_LIBRARY_PATH="$MOCK_NVML_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+unset STRATA_GPU_COOL_C
+
+cat >"$WORK/gpu.yaml" <<'YAML'
+name: gpu-plan-mock
+description: every CUDA backend, small, on the host stand-in
+run:
+  warmup: {iterations: 1}
+  repetitions: {count: 3, min_seconds: 0}
+  timeout_s: 120
+cases:
+  - {suite: gemm, device: cuda, dtype: [float64, float32, tfloat32, bfloat16, float16], m: 64, n: 48, k: 80, algos: 2}
+  - {suite: gemm, device: cuda, dtype: float8_e4m3, m: 64, n: 48, k: 80, transa: yes, algos: 2}
+  - {suite: membw, device: cuda, kernel: [copy, scale, add, triad, dot], array_bytes: 1M}
+  - {suite: membw, device: cuda, kernel: [h2d, d2h, d2d, bidir], array_bytes: 256K}
+  - {suite: allreduce, device: cuda, dtype: [float, bfloat16, half], inplace: [false, true], size: {from: 8, to: 64K, factor: 64}}
+  - {suite: allgather, device: cuda, size: {from: 1K, to: 64K, factor: 16}}
+  - {suite: reduce_scatter, device: cuda, size: {from: 1K, to: 64K, factor: 16}}
+  - {suite: broadcast, device: cuda, size: {from: 1K, to: 64K, factor: 16}}
+  - {suite: alltoall, device: cuda, size: {from: 1K, to: 64K, factor: 16}}
+YAML
+expect_exit 0 mpirun_n 2 -x MOCK_CUDA_DEVICES -x STRATA_GPU_SAMPLE_MS -x STRATA_GPU_COOL_TIMEOUT_S \
+	-x STRATA_GPU_SETTLE_S -x LD_LIBRARY_PATH -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS \
+	"$STRATA" run "$WORK/gpu.yaml" -o "$WORK/run"
+$CHECK "$WORK/run" || die "the GPU run does not pass the schemas (check_run.py)"
+/usr/bin/python3 - "$WORK/run" <<'PY'
+import json, sys
+d = sys.argv[1]
+recs = [json.loads(l) for l in open(d + "/results.jsonl")]
+recs = [r for r in recs if r.get("type") == "case"]
+suites = sorted({r["suite"] for r in recs})
+assert suites == ["allgather", "allreduce", "alltoall", "broadcast", "gemm", "membw",
+                  "reduce_scatter"], suites
+for r in recs:
+    assert r["status"] == "passed", (r["metric_key"], r["status"], r.get("reason"))
+    assert r["backend"] == "cuda" and r["ranks"] == 2, (r["metric_key"], r["backend"], r["ranks"])
+    dt = r["details"]
+    # one GPU per rank, by local rank; NVML found it; the wait and sampler ran
+    assert dt["gpu"]["nvml"]["uuid"].endswith("%012x" % (0x18 + dt["gpu"]["index"])), dt["gpu"]
+    assert dt["quiescence"]["reached"] is True and dt["telemetry"]["samples"] >= 1, r["metric_key"]
+    assert dt["energy"]["joules"] > 0, (r["metric_key"], dt["energy"])
+gpus = json.load(open(d + "/manifest.json"))["systems"][0]["gpus"]
+assert len(gpus["devices"]) == 2 and "nvml_error" not in gpus["software"], gpus
+print("gpu plan on the stand-in: %d cases passed over %s" % (len(recs), ", ".join(suites)))
+PY
+expect_exit 0 "$STRATA" report "$WORK/run"
+for s in gemm membw allreduce allgather reduce_scatter broadcast alltoall; do
+	awk -v s="### $s" '$0 == s {on = 1; next} /^### / {on = 0} on' "$WORK/run/summary.md" |
+		grep -qF "| case | GPU | start C (cool-down s)" ||
+		{ cat "$WORK/run/summary.md" >&2; die "no GPU conditions table under $s"; }
+done
+echo "PASS"
