@@ -12,7 +12,10 @@
 #include "reports/run.h"
 #include "reports/ydoc.h"
 
-static const char *const DTYPES[] = {"float64", "float32", "tf32", "float16", "bfloat16", "fp8"};
+/* The gemm suite's dtype names (its `dtype` parameter), so a record's
+ * gpu_tflops.<dtype> and a peaks file's keys are spelt alike. */
+static const char *const DTYPES[] = {"float64",  "float32",  "tfloat32",
+                                     "float16",  "bfloat16", "float8_e4m3"};
 #define N_DTYPES (sizeof(DTYPES) / sizeof(DTYPES[0]))
 
 static const char *const PLAIN_KEYS[] = {
@@ -297,6 +300,37 @@ void strata_peaks_from_manifest(const json_t *manifest, struct strata_peaks *out
 			         "per link both ways)",
 			         links);
 			strata_peaks_set(out, "nvlink_bandwidth", links * 25, src);
+		}
+	}
+	/* The peaks the run derived for its GPU (kernels/gpu/gpu_manifest.c: its
+	 * table of known GPUs, NVML's PCIe and NVLink links) win: they are of the
+	 * GPU the cases used. */
+	const json_t *dp = json_object_get(gpu, "derived_peaks");
+	if (dp) {
+		static const char *const dense[N_DTYPES] = {"fp64", "fp32", "tf32",
+		                                            "fp16", "bf16", "fp8"};
+		const json_t *tf = json_object_get(dp, "dense_tflops");
+		snprintf(src, sizeof(src), "manifest: %s (%s)", strata_json_str(dp, "model"),
+		         strata_json_str(dp, "table_source"));
+		for (size_t d = 0; d < N_DTYPES; d++) {
+			char key[64];
+			snprintf(key, sizeof(key), "gpu_tflops.%s", DTYPES[d]);
+			if (strata_json_num(tf, dense[d]) > 0)
+				strata_peaks_set(out, key, strata_json_num(tf, dense[d]), src);
+		}
+		if (strata_json_num(dp, "hbm_gbps") > 0)
+			strata_peaks_set(out, "gpu_memory_bandwidth", strata_json_num(dp, "hbm_gbps"),
+			                 src);
+		if (strata_json_num(dp, "nvlink_gbps_per_direction") > 0) {
+			snprintf(src, sizeof(src), "manifest: NVLink %s",
+			         strata_json_str(dp, "nvlink_rule"));
+			strata_peaks_set(out, "nvlink_bandwidth",
+			                 strata_json_num(dp, "nvlink_gbps_per_direction"), src);
+		}
+		if (strata_json_num(dp, "pcie_gbps_per_direction") > 0) {
+			snprintf(src, sizeof(src), "manifest: PCIe %s", strata_json_str(dp, "pcie_rule"));
+			strata_peaks_set(out, "pcie_bandwidth",
+			                 strata_json_num(dp, "pcie_gbps_per_direction"), src);
 		}
 	}
 }

@@ -148,12 +148,21 @@ static void system_section(const struct strata_run *run, struct strata_doc *d)
 		row(t, "accelerator_model_name", "%s", buf2);
 		gib(num(g0, "memory_bytes"), buf2, sizeof(buf2));
 		row(t, "accelerator_memory_capacity", "%s", buf2);
-		if (num(g0, "pcie_gen") > 0)
+		/* The CUDA devices' NVML facts (gpus.devices[].nvml), else hwloc's. */
+		const json_t *pcie = json_object_get(json_object_get(g0, "nvml"), "pcie");
+		const json_t *nvl = json_object_get(json_object_get(g0, "nvml"), "nvlink");
+		if (num(pcie, "gen_max") > 0)
+			row(t, "accelerator_host_interconnect", "PCIe gen %g x%g", num(pcie, "gen_max"),
+			    num(pcie, "width_max"));
+		else if (num(g0, "pcie_gen") > 0)
 			row(t, "accelerator_host_interconnect", "PCIe gen %g x%g",
 			    num(g0, "pcie_gen"), num(g0, "pcie_width"));
 		else
 			row(t, "accelerator_host_interconnect", "not recorded");
-		if (num(g0, "nvlink_links") > 0)
+		if (num(nvl, "links_active") > 0)
+			row(t, "accelerator_interconnect", "NVLink %g, %g link(s) per GPU",
+			    num(nvl, "version_reported"), num(nvl, "links_active"));
+		else if (num(g0, "nvlink_links") > 0)
 			row(t, "accelerator_interconnect", "NVLink, %g link(s) per GPU",
 			    num(g0, "nvlink_links"));
 		else

@@ -234,7 +234,10 @@ static const json_t *devices(const json_t *sys, const char *kind)
 
 const json_t *strata_system_gpus(const json_t *sys)
 {
-	return devices(sys, "gpus");
+	/* A run with GPU cases records the CUDA devices it used (with their
+	 * NVML facts and derived peaks) as gpus.devices; else hwloc's. */
+	const json_t *cuda = json_object_get(json_object_get(sys, "gpus"), "devices");
+	return json_is_array(cuda) ? cuda : devices(sys, "gpus");
 }
 
 const json_t *strata_system_nics(const json_t *sys)

@@ -74,9 +74,10 @@ int strata_record_figures(const json_t *rec, const char *metric, double **out, s
  * history filters use. */
 int strata_param_matches(const json_t *params, const char *name, const char *value);
 
-/* A host's GPUs and NICs (an entry of manifest.systems): its own "gpus" /
- * "nics" arrays when the GPU backend recorded them (model names, memory,
- * link rates), else those of its hwloc topology summary (names only). */
+/* A host's GPUs and NICs (an entry of manifest.systems): the CUDA devices a
+ * run with GPU cases used (gpus.devices: names, memory, NVML facts, derived
+ * peaks), or its own "gpus" / "nics" arrays, else those of its hwloc
+ * topology summary (names only). */
 const json_t *strata_system_gpus(const json_t *sys);
 const json_t *strata_system_nics(const json_t *sys);
 /* A device's name: "name", "model", or its hwloc names joined by '/'. */

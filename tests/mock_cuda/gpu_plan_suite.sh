@@ -5,7 +5,8 @@
 # JSON schemas (docs/schema, tests/integration/check_run.py), every case
 # passes but the in-place all-to-all (skipped with its reason), and
 # `strata report` writes the results and GPU conditions tables for each
-# suite.  What the per-suite scripts beside this one do not see: the suites
+# suite, names the GPUs in the system table and quotes every headline
+# against a peak from the run's own manifest.  What the per-suite scripts beside this one do not see: the suites
 # one after another in one process (the NCCL communicator cache, the
 # cool-down baseline, the GPU chosen per case) and the records' shape.
 # $1 = strata_mock_cuda, $2 = source dir (tests/integration/lib.sh).
@@ -65,4 +66,16 @@ for s in gemm membw allreduce allgather reduce_scatter broadcast alltoall; do
 		grep -qF "| case | GPU | start C (cool-down s)" ||
 		{ cat "$WORK/run/summary.md" >&2; die "no GPU conditions table under $s"; }
 done
+# The system table names the GPUs the cases used, and every headline of
+# "What limits this cluster" has a peak from the run's own manifest (the
+# GPU table row, NVLink from NVML), none "unknown".
+S="$WORK/run/summary.md"
+for want in "| accelerators_per_node | 2 |" "| accelerator_model_name | NVIDIA H100 80GB HBM3 |" \
+	"| accelerator_host_interconnect | PCIe gen 5 x16 |" "| accelerator_interconnect | NVLink 4, 18 link(s) per GPU |" \
+	"| gemm float8_e4m3 cuda |" "gpu_tflops.float8_e4m3 = 1979 (manifest: H100 SXM5 80GB" \
+	"gpu_tflops.tfloat32 = 494.5" "gpu_memory_bandwidth = 3350 (manifest" \
+	"nvlink_bandwidth = 450 (manifest: NVLink 18 active links"; do
+	grep -qF -- "$want" "$S" || { cat "$S" >&2; die "the report lacks '$want'"; }
+done
+awk '/^## What limits/,/^All /' "$S" | grep -q "peak unknown" && { cat "$S" >&2; die "a GPU headline has no peak"; }
 echo "PASS"

@@ -63,6 +63,20 @@ static void test_datasheets(void **unused)
 	     1e-9);
 	NEAR(peak_of("{\"gpus\": [{\"name\": \"NVIDIA A100-SXM4-40GB\"}]}", "gpu_memory_bandwidth"),
 	     1555, 1e-9);
+	/* A run with GPU cases: the CUDA devices it used (gpus.devices) and the
+	 * peaks it derived for them win over the name table (an idle gen1 link
+	 * is not the peak: derived_peaks holds the maximum). */
+	const char *cuda =
+	    "{\"gpus\": {\"software\": {}, \"devices\": [{\"name\": \"NVIDIA H100 80GB HBM3\", "
+	    "\"derived_peaks\": {\"model\": \"H100 SXM5 80GB\", \"table_source\": \"datasheet\", "
+	    "\"dense_tflops\": {\"fp64\": 67, \"tf32\": 494.5, \"fp8\": 1979}, \"hbm_gbps\": 3350, "
+	    "\"nvlink_gbps_per_direction\": 450, \"nvlink_rule\": \"18 links\", "
+	    "\"pcie_gbps_per_direction\": 63.015, \"pcie_rule\": \"gen5 x16\"}}]}}";
+	NEAR(peak_of(cuda, "gpu_tflops.float8_e4m3"), 1979, 1e-9);
+	NEAR(peak_of(cuda, "gpu_tflops.tfloat32"), 494.5, 1e-9);
+	NEAR(peak_of(cuda, "gpu_memory_bandwidth"), 3350, 1e-9);
+	NEAR(peak_of(cuda, "nvlink_bandwidth"), 450, 1e-9);
+	NEAR(peak_of(cuda, "pcie_bandwidth"), 63.015, 1e-9);
 	/* link facts: Gen4 x16 = 16 x 16 GT/s x 128/130 / 8; 2 x 200 Gb/s NICs = 50 GB/s */
 	NEAR(peak_of("{\"gpus\": [{\"name\": \"X\", \"pcie_gen\": 4, \"pcie_width\": 16}]}",
 	             "pcie_bandwidth"),
