@@ -121,9 +121,36 @@ int strata_limits_peak(const struct strata_run *run, const struct strata_peaks *
 	int rc;
 	if (!strcmp(suite, "membw")) {
 		const char *pk = cuda ? "gpu_memory_bandwidth" : "memory_bandwidth";
-		if (!strcmp(metric, "aggregate_bandwidth")) {
-			snprintf(why, sizeof(why), "x %g node(s)", nodes);
-			rc = from_peaks(peaks, pk, nodes, why, peak, key, key_len, src, src_len);
+		const char *kernel = param_str(rec, "kernel");
+		int host_copy = cuda && (!strcmp(kernel, "h2d") || !strcmp(kernel, "d2h") ||
+		                         !strcmp(kernel, "bidir"));
+		if (host_copy || (cuda && !strcmp(kernel, "d2d"))) {
+			/* Copy engines (nvbandwidth's byte counting, copy_cuda.h):
+			 * host copies go over PCIe, bidir both ways at once; a
+			 * device copy reads and writes each byte it counts once. */
+			int bidir = !strcmp(kernel, "bidir");
+			if (strcmp(metric, "bandwidth") && strcmp(metric, "aggregate_bandwidth")) {
+				snprintf(src, src_len, "no peak for %s", metric);
+				return -1;
+			}
+			double per_gpu = host_copy ? (bidir ? 2 : 1) : 0.5;
+			double scale = per_gpu * (!strcmp(metric, "aggregate_bandwidth") &&
+			                                  ranks > 0 ? ranks : 1);
+			snprintf(why, sizeof(why), "%s%s",
+			         host_copy ? (bidir ? "PCIe, x 2: both directions at once"
+			                            : "one direction of the GPU's PCIe link")
+			                   : "HBM / 2: a device copy reads and writes each byte",
+			         !strcmp(metric, "aggregate_bandwidth") ? "; x ranks (one GPU each)"
+			                                                : "");
+			rc = from_peaks(peaks, host_copy ? "pcie_bandwidth" : pk, scale, why, peak,
+			                key, key_len, src, src_len);
+		} else if (!strcmp(metric, "aggregate_bandwidth")) {
+			/* CPU: each node's memory, shared by its ranks; GPU: one
+			 * GPU's memory per rank. */
+			double times = cuda ? (ranks > 0 ? ranks : 1) : nodes;
+			snprintf(why, sizeof(why), cuda ? "x %g rank(s), one GPU each" : "x %g node(s)",
+			         times);
+			rc = from_peaks(peaks, pk, times, why, peak, key, key_len, src, src_len);
 		} else if (!strcmp(metric, "bandwidth")) {
 			snprintf(why, sizeof(why),
 			         "shared by the %g rank(s) per node running at once: / %g", rpn,

@@ -78,4 +78,24 @@ for want in "| accelerators_per_node | 2 |" "| accelerator_model_name | NVIDIA H
 	grep -qF -- "$want" "$S" || { cat "$S" >&2; die "the report lacks '$want'"; }
 done
 awk '/^## What limits/,/^All /' "$S" | grep -q "peak unknown" && { cat "$S" >&2; die "a GPU headline has no peak"; }
+
+# strata check judges GPU figures against the same peaks: a copy against
+# PCIe, a GEMM against its type's row, a collective against NVLink.
+cat >"$WORK/th.yaml" <<'YAML'
+name: gpu acceptance (test)
+thresholds:
+  - {name: bf16 gemm, suite: gemm, where: {dtype: bfloat16}, metric: gflops, min_fraction_of_peak: 0.000000001}
+  - {name: h2d over PCIe, suite: membw, where: {kernel: h2d}, metric: bandwidth, min_fraction_of_peak: 0.000000001}
+  - {name: all-reduce near NVLink, suite: allreduce, where: {size: 32K, dtype: float, inplace: false}, metric: busbw, min_fraction_of_peak: 0.99}
+YAML
+expect_exit 4 "$STRATA" check "$WORK/run" --against "$WORK/th.yaml"
+expect_output "PASS  bf16 gemm"
+expect_output "(peak: gpu_tflops.bfloat16 = 989.5 (manifest: H100 SXM5 80GB"
+expect_output "(peak: pcie_bandwidth = 63.02 (manifest: PCIe gen5 x16"
+expect_output "one direction of the GPU's PCIe link)"
+expect_output "of peak 450 GB/s < 99% (peak: nvlink_bandwidth = 450"
+expect_output "3 check(s): 2 passed, 1 failed"
+# The example thresholds for gpu-node runs parse (here no record matches them).
+expect_exit 4 "$STRATA" check "$WORK/run" --against "$2/configs/acceptance-gpu-example.yaml"
+expect_output "7 check(s): 0 passed, 7 failed"
 echo "PASS"
