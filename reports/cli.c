@@ -98,6 +98,16 @@ static void reset_getopt(void)
 
 /* ---- report --------------------------------------------------------------------- */
 
+/* -o DIR: made when missing (one level, as `strata run -o` makes its
+ * results directory).  Returns 0, or -1 having said why. */
+static int make_out_dir(const char *dir, const char *cmd)
+{
+	if (!dir || mkdir(dir, 0777) == 0 || errno == EEXIST)
+		return 0;
+	fprintf(stderr, "strata %s: cannot create %s: %s\n", cmd, dir, strerror(errno));
+	return -1;
+}
+
 int strata_cli_report(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -139,7 +149,7 @@ int strata_cli_report(int argc, char **argv)
 	}
 	struct strata_doc d;
 	strata_report_build(&run, &peaks, &d);
-	int rc = 0;
+	int rc = make_out_dir(out_dir, "report") == 0 ? 0 : STRATA_EXIT_RUNTIME;
 	const char *names[2] = {"summary.md", "report.html"};
 	for (int k = 0; k < 2 && rc == 0; k++) {
 		snprintf(path, sizeof(path), "%s/%s", out_dir ? out_dir : dir, names[k]);
@@ -283,6 +293,8 @@ int strata_cli_compare(int argc, char **argv)
 	} else {
 		d.html_name = "the HTML output";
 		strata_doc_write_md(&d, stdout);
+		if (make_out_dir(out_dir, "compare") != 0)
+			rc = STRATA_EXIT_RUNTIME;
 		char path[4200];
 		const char *names[3] = {"compare.md", "compare.html", "compare.csv"};
 		const char *given[3] = {md, html, csv_path};

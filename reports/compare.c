@@ -109,6 +109,48 @@ static void not_comparable(struct ctx *x, const json_t *ra, const json_t *rb, co
 	x->sum->not_comparable++;
 }
 
+/* ", 8 x NVIDIA H100 80GB HBM3 (driver 570.124.06, CUDA runtime 13000, NCCL
+ * 22809)" for a run whose first host used GPUs, else "": a driver or
+ * library update between runs is the first thing to rule out. */
+static void gpu_desc(const json_t *manifest, char *buf, size_t len)
+{
+	const json_t *sys = json_array_get(json_object_get(manifest, "systems"), 0);
+	const json_t *gpus = json_object_get(sys, "gpus");
+	const json_t *devs = json_object_get(gpus, "devices");
+	const json_t *sw = json_object_get(gpus, "software");
+	const json_t *g0 = json_array_get(devs, 0);
+	buf[0] = '\0';
+	if (!g0)
+		return;
+	snprintf(buf, len, ", %zu x %s (driver %s, CUDA runtime %.0f, NCCL %.0f)",
+	         json_array_size(devs), str(g0, "name"),
+	         str(json_object_get(g0, "nvml"), "driver_version"),
+	         strata_json_num(sw, "cuda_runtime"), strata_json_num(sw, "nccl"));
+}
+
+/* What differed in a GPU case's conditions between A and B (clocks throttled,
+ * a warm start after a timed-out cool-down): a reason for a change besides
+ * the change under test.  Written under the table. */
+static void gpu_conditions(struct strata_doc *d, const json_t *ra, const json_t *rb)
+{
+	const json_t *da = json_object_get(ra, "details"), *db = json_object_get(rb, "details");
+	int ta = json_is_true(json_object_get(json_object_get(da, "telemetry"), "throttled"));
+	int tb = json_is_true(json_object_get(json_object_get(db, "telemetry"), "throttled"));
+	int wa = json_is_false(json_object_get(json_object_get(da, "quiescence"), "reached"));
+	int wb = json_is_false(json_object_get(json_object_get(db, "quiescence"), "reached"));
+	if (ta == tb && wa == wb)
+		return;
+	char key[2048];
+	strata_record_case_key(rb, key, sizeof(key));
+	if (ta != tb)
+		strata_doc_item(d, "`%s` (%s): clocks throttled in %s only: its figures there may be "
+		                   "low for that reason, not for the change under test",
+		                key, str(rb, "variant"), tb ? "B" : "A");
+	if (wa != wb)
+		strata_doc_item(d, "`%s` (%s): the GPU started warm (cool-down timed out) in %s only",
+		                key, str(rb, "variant"), wb ? "B" : "A");
+}
+
 static void compare_records(struct ctx *x, const json_t *ra, const json_t *rb, int allow_paired)
 {
 	if (strcmp(str(ra, "status"), "passed") || strcmp(str(rb, "status"), "passed")) {
@@ -389,6 +431,13 @@ int strata_compare_build(const struct strata_run *runs, size_t n_runs,
 				if (ra)
 					compare_records(&x, ra, rb, 1);
 			}
+			json_array_foreach(runs[0].records, j, rb) {
+				char key[2048];
+				strata_record_case_key(rb, key, sizeof(key));
+				const json_t *ra = find(runs[0].records, key, base);
+				if (ra && !strcmp(str(rb, "variant"), label))
+					gpu_conditions(d, ra, rb);
+			}
 		}
 		method_text(d, o, 1);
 	} else {
@@ -403,14 +452,17 @@ int strata_compare_build(const struct strata_run *runs, size_t n_runs,
 		for (size_t k = 1; k < n_runs; k++) {
 			x.label_b = str(runs[k].manifest, "run_id");
 			strata_doc_heading(d, 1, "%s (B) against %s (A)", x.label_b, x.label_a);
+			char ga[512], gb[512];
+			gpu_desc(runs[0].manifest, ga, sizeof(ga));
+			gpu_desc(runs[k].manifest, gb, sizeof(gb));
 			strata_doc_item(
-			    d, "A: %s, %zu node(s), %s", runs[0].dir, strata_run_n_hosts(&runs[0]),
+			    d, "A: %s, %zu node(s), %s%s", runs[0].dir, strata_run_n_hosts(&runs[0]),
 			    str(json_array_get(json_object_get(runs[0].manifest, "systems"), 0),
-			        "cpu_model"));
+			        "cpu_model"), ga);
 			strata_doc_item(
-			    d, "B: %s, %zu node(s), %s", runs[k].dir, strata_run_n_hosts(&runs[k]),
+			    d, "B: %s, %zu node(s), %s%s", runs[k].dir, strata_run_n_hosts(&runs[k]),
 			    str(json_array_get(json_object_get(runs[k].manifest, "systems"), 0),
-			        "cpu_model"));
+			        "cpu_model"), gb);
 			x.t = new_table(d);
 			size_t j;
 			json_t *rb;
@@ -420,6 +472,13 @@ int strata_compare_build(const struct strata_run *runs, size_t n_runs,
 				const json_t *ra = find(runs[0].records, key, str(rb, "variant"));
 				if (ra)
 					compare_records(&x, ra, rb, 0);
+			}
+			json_array_foreach(runs[k].records, j, rb) {
+				char key[2048];
+				strata_record_case_key(rb, key, sizeof(key));
+				const json_t *ra = find(runs[0].records, key, str(rb, "variant"));
+				if (ra)
+					gpu_conditions(d, ra, rb);
 			}
 			unmatched(d, runs[0].records, runs[k].records, "only in A", NULL);
 			unmatched(d, runs[k].records, runs[0].records, "only in B", NULL);

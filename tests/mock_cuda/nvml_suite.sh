@@ -164,6 +164,13 @@ print("nvml: throttling flagged")
 PY
 report_says throttle "| yes: "
 report_says throttle "clocks throttled (sw_power_cap,sw_thermal)"
+# strata compare names the GPUs and driver of each run, and says which
+# case's clocks throttled in one run only (a confounder of the change).
+expect_exit 0 "$STRATA" compare "$WORK/main" "$WORK/throttle" -o "$WORK/cmp"
+for want in "2 x NVIDIA H100 80GB HBM3 (driver 570.124.06, CUDA runtime" \
+	"clocks throttled in B only: its figures there may be low for that reason"; do
+	grep -qF -- "$want" "$WORK/cmp/compare.md" || { cat "$WORK/cmp/compare.md" >&2; die "compare lacks '$want'"; }
+done
 
 # 3. A GPU that never cools below 95 C: waited for until the timeout, then
 #    the case runs and the record says the target was not reached.
