@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_double(const void *a, const void *b)
+int strata_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
@@ -55,7 +55,7 @@ int strata_stats_compute(const double *samples, size_t n, struct strata_stats *o
 	if (!s)
 		return -1;
 	memcpy(s, samples, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
+	qsort(s, n, sizeof(*s), strata_cmp_double);
 
 	double sum = 0;
 	for (size_t i = 0; i < n; i++)

@@ -28,6 +28,9 @@ struct strata_stats {
  * when n == 0 or memory runs out. */
 int strata_stats_compute(const double *samples, size_t n, struct strata_stats *out);
 
+/* qsort comparator of doubles, ascending. */
+int strata_cmp_double(const void *a, const void *b);
+
 /* Type-7 quantile of already sorted data, 0 <= q <= 1. */
 double strata_quantile_sorted(const double *sorted, size_t n, double q);
 

@@ -297,12 +297,6 @@ static void figure_charts(const char *suite, const json_t **r, size_t n, struct 
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 /* Box plots of the first figure over repetitions, for latency-like figures. */
 static void distribution_chart(const char *suite, const json_t **r, size_t n, struct strata_doc *d)
 {
@@ -328,7 +322,7 @@ static void distribution_chart(const char *suite, const json_t **r, size_t n, st
 			free(v);
 			continue;
 		}
-		qsort(v, nv, sizeof(*v), cmp_double);
+		qsort(v, nv, sizeof(*v), strata_cmp_double);
 		double five[5] = {v[0], strata_quantile_sorted(v, nv, 0.25),
 		                  strata_quantile_sorted(v, nv, 0.5),
 		                  strata_quantile_sorted(v, nv, 0.75), v[nv - 1]};

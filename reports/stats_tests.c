@@ -37,12 +37,6 @@ uint64_t strata_hash_text(const char *s)
 
 /* ---- location and scale ------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 double strata_median(const double *x, size_t n)
 {
 	if (n == 0)
@@ -51,7 +45,7 @@ double strata_median(const double *x, size_t n)
 	if (!s)
 		return NAN;
 	memcpy(s, x, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
+	qsort(s, n, sizeof(*s), strata_cmp_double);
 	double m = strata_quantile_sorted(s, n, 0.5);
 	free(s);
 	return m;
@@ -202,7 +196,7 @@ int strata_diff_bootstrap(const double *a, size_t na, const double *b, size_t nb
 		below += lr[r] <= 0;
 		above += lr[r] >= 0;
 	}
-	qsort(lr, resamples, sizeof(*lr), cmp_double);
+	qsort(lr, resamples, sizeof(*lr), strata_cmp_double);
 	out->ci_lo = exp(strata_quantile_sorted(lr, resamples, 0.025));
 	out->ci_hi = exp(strata_quantile_sorted(lr, resamples, 0.975));
 	double tail = (double)(below < above ? below : above) / (double)resamples;
@@ -276,7 +270,7 @@ struct absrank {
 
 static int cmp_absrank(const void *a, const void *b)
 {
-	return cmp_double(&((const struct absrank *)a)->abs, &((const struct absrank *)b)->abs);
+	return strata_cmp_double(&((const struct absrank *)a)->abs, &((const struct absrank *)b)->abs);
 }
 
 /* Paired t on d (the large-n fallback). */
@@ -381,7 +375,7 @@ int strata_diff_paired(const double *a, const double *b, size_t n, struct strata
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i; j < n; j++)
 			walsh[k++] = 0.5 * (d[i] + d[j]);
-	qsort(walsh, M, sizeof(*walsh), cmp_double);
+	qsort(walsh, M, sizeof(*walsh), strata_cmp_double);
 	out->ratio = exp(strata_quantile_sorted(walsh, M, 0.5));
 	/* k* = the largest k with P(T+ <= k - 1) <= 0.025; the interval is
 	 * [W(k*), W(M + 1 - k*)] (Hollander & Wolfe, eq. 3.21-3.22). */

@@ -14,12 +14,6 @@
 #include "harness/stats.h"
 #include "suites/infer_internal.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 /* ---- verify: the output check, and the totals ----------------------------------------- */
 
 static void own_figures(struct infer_state *s)
@@ -41,7 +35,7 @@ static void own_figures(struct infer_state *s)
 		double *g = f + F_DIST + m * F_PER_MEASURE;
 		if (p->n == 0)
 			continue;
-		qsort(p->v, p->n, sizeof(double), cmp_double);
+		qsort(p->v, p->n, sizeof(double), strata_cmp_double);
 		for (int q = 0; q < STRATA_LOADGEN_NQ; q++)
 			g[q] = strata_quantile_sorted(p->v, p->n, strata_loadgen_quantiles[q]);
 		double sum = 0;

@@ -45,7 +45,6 @@ struct strata_membw_gpu_state {
 	size_t array_bytes;      /* per array (stream) or per buffer (copy) */
 	char size_rule[320];
 	int pinned, numa, numa_local;
-	int host_side;           /* the copy has a host buffer (not d2d) */
 	char numa_rule[256];
 	void *st, *cp;           /* struct strata_stream_cuda / strata_copy_cuda */
 	int launches;
@@ -62,6 +61,12 @@ struct strata_membw_gpu_state {
 static int is_copy(int kernel)
 {
 	return kernel >= FIRST_COPY_KERNEL;
+}
+
+/* A copy with a host buffer (every one but device to device). */
+static int has_host_buffer(int kernel)
+{
+	return is_copy(kernel) && kernel != FIRST_COPY_KERNEL + STRATA_COPY_D2D;
 }
 
 int strata_membw_gpu_setup(const struct strata_case *c, struct strata_membw_gpu_state **out)
@@ -142,14 +147,13 @@ int strata_membw_gpu_setup(const struct strata_case *c, struct strata_membw_gpu_
 		snprintf(s->size_rule, sizeof(s->size_rule), "%s",
 			 s->requested_bytes > 0 ? "array_bytes from the plan, rounded down to 8 bytes"
 						: "auto: 256 MiB per copy");
-		const int need_host = s->kernel != FIRST_COPY_KERNEL + STRATA_COPY_D2D;
+		const int need_host = has_host_buffer(s->kernel);
 		/* The node nearest the GPU: hwloc's, else the driver's own answer
 		 * (an hwloc without PCI discovery, as in many containers, does not
 		 * see the GPU at all). */
 		const int near = s->gc.loc.found ? s->gc.loc.numa_node : s->gc.info.host_numa_id;
 		const char *near_by = s->gc.loc.found ? "hwloc"
 						      : "cudaDevAttrHostNumaId (hwloc does not see the GPU)";
-		s->host_side = need_host;
 		if (!need_host) {
 			snprintf(s->numa_rule, sizeof(s->numa_rule),
 				 "none: a device-to-device copy uses no host memory (numa %d ignored)",
@@ -389,7 +393,7 @@ void strata_membw_gpu_describe(const struct strata_membw_gpu_state *s,
 						"expected value, |x - e| <= 1e-13 |e|; dot against its "
 						"exact value within gamma_n(2^-53)"));
 	} else {
-		const char *alloc = !s->host_side ? "cudaMalloc only (no host buffer)"
+		const char *alloc = !has_host_buffer(s->kernel) ? "cudaMalloc only (no host buffer)"
 				    : s->numa >= 0 && s->pinned
 					    ? "hwloc_alloc_membind (bind, strict) on the node, pages "
 					      "touched, then cudaHostRegister"
@@ -397,7 +401,7 @@ void strata_membw_gpu_describe(const struct strata_membw_gpu_state *s,
 						     "pages touched; not registered"
 				    : s->pinned ? "cudaMallocHost" : "malloc";
 		json_object_set_new(details, "host_memory",
-				    json_string(!s->host_side ? "none (device to device)"
+				    json_string(!has_host_buffer(s->kernel) ? "none (device to device)"
 						: s->pinned   ? "pinned (page-locked)"
 							      : "pageable (staged by the driver)"));
 		json_object_set_new(details, "numa_node", json_integer(s->numa));

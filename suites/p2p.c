@@ -399,18 +399,12 @@ struct pair_summary {
 	double worst, best, median;
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 /* Median of v (n), sorting it in place; NAN when n == 0. */
 static double median_inplace(double *v, size_t n)
 {
 	if (n == 0)
 		return NAN;
-	qsort(v, n, sizeof(*v), cmp_double);
+	qsort(v, n, sizeof(*v), strata_cmp_double);
 	return strata_quantile_sorted(v, n, 0.5);
 }
 

@@ -82,8 +82,4 @@ int strata_loadgen_decide(struct loadgen_run *r, int64_t now);
  * 0, or -1 when out of memory (r failed with a message). */
 int strata_loadgen_finish(struct loadgen_run *r);
 
-/* loadgen_stats.c */
-/* qsort's comparison for doubles, ascending. */
-int strata_loadgen_cmp_double(const void *a, const void *b);
-
 #endif

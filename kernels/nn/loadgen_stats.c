@@ -18,12 +18,6 @@ const double strata_loadgen_quantiles[STRATA_LOADGEN_NQ] = {0.5, 0.9, 0.95, 0.99
 
 /* ---- percentiles ------------------------------------------------------------------ */
 
-int strata_loadgen_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 int strata_loadgen_dist_compute(const double *v, size_t n, struct strata_loadgen_dist *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -33,7 +27,7 @@ int strata_loadgen_dist_compute(const double *v, size_t n, struct strata_loadgen
 	if (!s)
 		return -1;
 	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), strata_loadgen_cmp_double);
+	qsort(s, n, sizeof(*s), strata_cmp_double);
 	double sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += s[i];

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "harness/stats.h"
 #include "kernels/nn/loadgen_internal.h"
 
 /* ---- the measures ------------------------------------------------------------------ */
@@ -231,7 +232,7 @@ static int finish_verdicts(struct loadgen_run *r, double *v)
 		struct strata_loadgen_verdict *vd = &res->verdict[m];
 		if (s->bound_s[m] <= 0)
 			continue;
-		qsort(v, n, sizeof(*v), strata_loadgen_cmp_double);
+		qsort(v, n, sizeof(*v), strata_cmp_double);
 		vd->bounded = 1;
 		vd->bound_s = s->bound_s[m];
 		vd->population = (int64_t)n;
@@ -247,7 +248,7 @@ static int finish_verdicts(struct loadgen_run *r, double *v)
 	}
 	if (s->scenario == STRATA_LOADGEN_SINGLE_STREAM) {
 		size_t n = strata_loadgen_values(res, STRATA_LOADGEN_E2E, v);
-		qsort(v, n, sizeof(*v), strata_loadgen_cmp_double);
+		qsort(v, n, sizeof(*v), strata_cmp_double);
 		res->es_estimate_s = strata_loadgen_es_estimate(&r->es, v, (int64_t)n);
 		if (res->es_estimate_s <= 0)
 			res->early_stopping_met = 0;
