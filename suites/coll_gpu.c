@@ -337,8 +337,8 @@ void strata_coll_gpu_describe(const struct strata_coll_gpu_state *s, const struc
 	static const char *const calls[] = { "ncclAllReduce (ncclSum)", "ncclAllGather",
 					     "ncclReduceScatter (ncclSum)",
 					     "ncclBroadcast (in place)",
-					     "ncclGroupStart; ncclSend + ncclRecv to every peer; "
-					     "ncclGroupEnd" };
+					     ("ncclGroupStart; ncclSend + ncclRecv to every peer; "
+					      "ncclGroupEnd") };
 	json_object_set_new(details, "backend", json_string("cuda: NCCL"));
 	json_object_set_new(details, "implementation",
 			    json_string(s->kind >= 0 && s->kind <= 4 ? calls[s->kind] : "?"));

@@ -63,11 +63,13 @@ static int is_copy(int kernel)
 	return kernel >= FIRST_COPY_KERNEL;
 }
 
+#if STRATA_HAVE_CUDA
 /* A copy with a host buffer (every one but device to device). */
 static int has_host_buffer(int kernel)
 {
 	return is_copy(kernel) && kernel != FIRST_COPY_KERNEL + STRATA_COPY_D2D;
 }
+#endif
 
 int strata_membw_gpu_setup(const struct strata_case *c, struct strata_membw_gpu_state **out)
 {
