@@ -64,9 +64,24 @@ took=$(( $(date +%s) - start ))
 echo "infer plan: ${took} s"
 [ "$took" -lt 60 ] || die "the small inference plan took ${took} s (want < 60)"
 $CHECK "$WORK/run" --require-suites train infer >/dev/null
-# The shipped end-to-end acceptance example judges the three scenarios.
-expect_exit 0 "$STRATA" check "$WORK/run" --against "$SRC/configs/acceptance-e2e-example.yaml"
-expect_output "3 passed, 0 failed, 3 skipped"
+# The shipped end-to-end acceptance example judges the three scenarios.  Its
+# Server rule (a confirmed valid rate >= 20 q/s) is a speed target: on a
+# busy shared machine no rate may be confirmed, so the check must agree with
+# the record either way rather than the test demand a speed.
+rate=$(/usr/bin/python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+print(next(r["metrics"]["max_valid_rate"]["median"] for r in recs
+           if r.get("suite") == "infer" and r["params"]["scenario"] == "server"))' "$WORK/run/results.jsonl")
+if /usr/bin/python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 20 else 1)" "$rate"; then
+	expect_exit 0 "$STRATA" check "$WORK/run" --against "$SRC/configs/acceptance-e2e-example.yaml"
+	expect_output "3 passed, 0 failed, 3 skipped"
+else
+	echo "server: no confirmed valid rate >= 20 q/s on this machine now ($rate): the check must fail it"
+	expect_exit 4 "$STRATA" check "$WORK/run" --against "$SRC/configs/acceptance-e2e-example.yaml"
+	expect_output "FAIL  server sustains a confirmed valid rate"
+	expect_output "2 passed, 1 failed, 3 skipped"
+fi
 
 # The report's LoadGen summary: a row per infer case, in record order, with
 # the scenario, the verdict over the timed runs and the headline the record

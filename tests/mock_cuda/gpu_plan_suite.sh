@@ -62,8 +62,11 @@ print("gpu plan on the stand-in: %d cases passed over %s" % (len(recs), ", ".joi
 PY
 expect_exit 0 "$STRATA" report "$WORK/run"
 for s in gemm membw allreduce allgather reduce_scatter broadcast alltoall; do
-	awk -v s="### $s" '$0 == s {on = 1; next} /^### / {on = 0} on' "$WORK/run/summary.md" |
-		grep -qF "| case | GPU | start C (cool-down s)" ||
+	# (into a file: grep -q in a pipe stops early, and pipefail would then
+	# fail the pipeline on awk's SIGPIPE)
+	awk -v s="### $s" '$0 == s {on = 1; next} /^### / {on = 0} on' "$WORK/run/summary.md" \
+		>"$WORK/section.md"
+	grep -qF "| case | GPU | start C (cool-down s)" "$WORK/section.md" ||
 		{ cat "$WORK/run/summary.md" >&2; die "no GPU conditions table under $s"; }
 done
 # The system table names the GPUs the cases used, and every headline of
@@ -77,7 +80,8 @@ for want in "| accelerators_per_node | 2 |" "| accelerator_model_name | NVIDIA H
 	"nvlink_bandwidth = 450 (manifest: NVLink 18 active links"; do
 	grep -qF -- "$want" "$S" || { cat "$S" >&2; die "the report lacks '$want'"; }
 done
-awk '/^## What limits/,/^All /' "$S" | grep -q "peak unknown" && { cat "$S" >&2; die "a GPU headline has no peak"; }
+awk '/^## What limits/,/^All /' "$S" >"$WORK/limits.md"
+if grep -q "peak unknown" "$WORK/limits.md"; then cat "$S" >&2; die "a GPU headline has no peak"; fi
 
 # strata check judges GPU figures against the same peaks: a copy against
 # PCIe, a GEMM against its type's row, a collective against NVLink.

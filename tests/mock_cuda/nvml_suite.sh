@@ -236,7 +236,7 @@ PY
 report_says initfail "GPU conditions: no telemetry, energy or cool-down figures (nvmlInit_v2 failed"
 
 # 8. No libnvidia-ml.so.1 at all (unless this host has a real driver).
-if /sbin/ldconfig -p 2>/dev/null | grep -q 'libnvidia-ml\.so\.1 '; then
+if /sbin/ldconfig -p 2>/dev/null | grep 'libnvidia-ml\.so\.1 ' >/dev/null; then  # not -q: an early exit would SIGPIPE ldconfig under pipefail
 	echo "nvml: a real libnvidia-ml.so.1 is installed here; the no-NVML run is skipped"
 else
 	expect_exit 0 timeout -k 5 120 "$STRATA" run "$WORK/h2d.yaml" -o "$WORK/none"
